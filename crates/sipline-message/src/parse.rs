@@ -1,0 +1,870 @@
+//! The message parser: framing (RFC 3261 §7.5, §18.3), start line (§7.1,
+//! §7.2), header rows (§7.3.1), body (§7.4, §18.3).
+//!
+//! Parsing is one pass over the head that records where each row is and
+//! hands out slices of the received buffer; nothing in a header value is
+//! copied unless the row was folded over several lines.
+
+use crate::error::{ErrorKind, ParseError};
+use crate::header::{parse_u32, Header, HeaderName, Headers, StdHeader};
+use crate::message::{LineEnding, Message, Request, Response, Version};
+use crate::method::{is_token_byte, Method};
+use crate::status::StatusCode;
+use crate::uri::Uri;
+use bytes::Bytes;
+use bytestring::ByteString;
+
+/// How to read a message.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Check the grammar of every known header and the headers every message
+    /// must carry ([`Message::validate`] with `strict`).
+    pub strict: bool,
+    /// The message came over a stream (TCP, TLS): Content-Length is required
+    /// (RFC 3261 §18.3). Otherwise it is a datagram: a missing Content-Length
+    /// means the rest of the datagram, a shorter one truncates the body.
+    pub stream: bool,
+    /// Largest message accepted, head and body, in bytes.
+    pub max_message_size: usize,
+    /// Most header rows accepted.
+    pub max_headers: usize,
+    /// Longest line accepted, in bytes.
+    pub max_line_length: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            stream: false,
+            max_message_size: 65_535,
+            max_headers: 256,
+            max_line_length: 8_192,
+        }
+    }
+}
+
+/// A parsed message and what the parser saw while reading it.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The message.
+    pub message: Message,
+    /// How its lines ended.
+    pub line_ending: LineEnding,
+    /// Bytes of the input the message took, including CRLFs before it.
+    pub length: usize,
+}
+
+/// Parses one message.
+pub fn parse(input: Bytes, opts: &ParseOptions) -> Result<Parsed, ParseError> {
+    let bytes = &input[..];
+    let err = |kind, at| Err(ParseError::new(kind, at));
+    // RFC 3261 §7.5: CRLFs before the start line are ignored.
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .ok_or(ParseError::new(ErrorKind::Empty, bytes.len()))?;
+    let (head_end, body_start) = find_head_end(bytes, start, opts)?
+        .ok_or(ParseError::new(ErrorKind::Incomplete, bytes.len()))?;
+    if body_start > opts.max_message_size {
+        return err(ErrorKind::MessageTooLarge, opts.max_message_size);
+    }
+    let head = match ByteString::try_from(input.slice(start..head_end)) {
+        Ok(h) => h,
+        Err(_) => {
+            let at = std::str::from_utf8(&bytes[start..head_end])
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            return err(ErrorKind::InvalidUtf8, start + at);
+        }
+    };
+
+    let mut lines = Lines {
+        head: &head,
+        pos: 0,
+        crlf: 0,
+        lf: 0,
+    };
+    let (first, first_at) = lines
+        .next_line()
+        .ok_or(ParseError::new(ErrorKind::Empty, start))?;
+    check_controls(first, start + first_at)?;
+
+    // Header rows. A row's continuation lines (starting with SP or HT) are
+    // joined to it with single spaces (RFC 3261 §7.3.1).
+    let mut headers = Headers::with_capacity(16);
+    let mut content_length: Option<u32> = None;
+    let mut pending: Option<Pending> = None;
+    while let Some((line, at)) = lines.next_line() {
+        let abs = start + at;
+        check_controls(line, abs)?;
+        if line.starts_with([' ', '\t']) {
+            let p = pending
+                .as_mut()
+                .ok_or(ParseError::new(ErrorKind::UnexpectedContinuation, abs))?;
+            let more = line.trim_matches([' ', '\t']);
+            if !more.is_empty() {
+                let v = p.folded.get_or_insert_with(|| p.value.to_string());
+                if !v.is_empty() {
+                    v.push(' ');
+                }
+                v.push_str(more);
+            }
+            continue;
+        }
+        if let Some(p) = pending.take() {
+            finish_row(p, &mut headers, &mut content_length, opts)?;
+        }
+        let colon = memchr::memchr(b':', line.as_bytes())
+            .ok_or(ParseError::new(ErrorKind::MalformedHeaderLine, abs))?;
+        let name = line[..colon].trim_end_matches([' ', '\t']);
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return err(ErrorKind::MalformedHeaderLine, abs);
+        }
+        let value = line[colon + 1..].trim_matches([' ', '\t']);
+        if headers.len() >= opts.max_headers {
+            return err(ErrorKind::TooManyHeaders, abs);
+        }
+        pending = Some(Pending {
+            name: HeaderName::from_parts(StdHeader::from_name(name), head.slice_ref(name)),
+            value: head.slice_ref(value),
+            folded: None,
+            offset: abs,
+        });
+    }
+    if let Some(p) = pending.take() {
+        finish_row(p, &mut headers, &mut content_length, opts)?;
+    }
+
+    // Body (RFC 3261 §18.3).
+    let available = bytes.len() - body_start;
+    let (body, length) = match content_length {
+        Some(cl) => {
+            let cl = cl as usize;
+            if body_start.saturating_add(cl) > opts.max_message_size {
+                return err(ErrorKind::MessageTooLarge, opts.max_message_size);
+            }
+            if cl > available {
+                return err(ErrorKind::BodyTooShort, bytes.len());
+            }
+            (input.slice(body_start..body_start + cl), body_start + cl)
+        }
+        None if opts.stream => return err(ErrorKind::MissingContentLength, head_end),
+        None => {
+            if bytes.len() > opts.max_message_size {
+                return err(ErrorKind::MessageTooLarge, opts.max_message_size);
+            }
+            (input.slice(body_start..), bytes.len())
+        }
+    };
+
+    let message = parse_start_line(&head, first, start + first_at, headers, body)?;
+    if opts.strict {
+        message.validate(true)?;
+    }
+    let line_ending = match (lines.crlf, lines.lf) {
+        (_, 0) => LineEnding::Crlf,
+        (0, _) => LineEnding::Lf,
+        _ => LineEnding::Mixed,
+    };
+    Ok(Parsed {
+        message,
+        line_ending,
+        length,
+    })
+}
+
+struct Pending {
+    name: HeaderName,
+    value: ByteString,
+    folded: Option<String>,
+    offset: usize,
+}
+
+fn finish_row(
+    p: Pending,
+    headers: &mut Headers,
+    content_length: &mut Option<u32>,
+    _opts: &ParseOptions,
+) -> Result<(), ParseError> {
+    let value = match p.folded {
+        Some(s) => ByteString::from(s),
+        None => p.value,
+    };
+    if p.name.is(StdHeader::ContentLength) {
+        // Framing depends on it, so it is checked however tolerant the reading:
+        // a bad or conflicting Content-Length is an error (RFC 3261 §18.3).
+        let n = parse_u32(&value).ok_or(ParseError::new(
+            ErrorKind::InvalidHeader(StdHeader::ContentLength),
+            p.offset,
+        ))?;
+        if content_length.is_some_and(|old| old != n) {
+            return Err(ParseError::new(
+                ErrorKind::DuplicateHeader(StdHeader::ContentLength),
+                p.offset,
+            ));
+        }
+        *content_length = Some(n);
+    }
+    headers.push_row(Header {
+        name: p.name,
+        value,
+        offset: u32::try_from(p.offset).unwrap_or(u32::MAX),
+    });
+    Ok(())
+}
+
+/// Lines of the head, without their line ends.
+struct Lines<'a> {
+    head: &'a ByteString,
+    pos: usize,
+    crlf: usize,
+    lf: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// The next line and its offset in the head.
+    fn next_line(&mut self) -> Option<(&'a str, usize)> {
+        let head: &'a str = self.head;
+        if self.pos >= head.len() {
+            return None;
+        }
+        let at = self.pos;
+        let rest = &head.as_bytes()[at..];
+        let (mut end, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (at + i, at + i + 1),
+            None => (head.len(), head.len()),
+        };
+        if end > at && head.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
+            self.crlf += 1;
+        } else {
+            self.lf += 1;
+        }
+        self.pos = next;
+        Some((&head[at..end], at))
+    }
+}
+
+/// No control characters but HT in a line (RFC 3261 §25.1: TEXT-UTF8 and
+/// tokens exclude them); a CR may only end a line.
+fn check_controls(line: &str, at: usize) -> Result<(), ParseError> {
+    match line
+        .bytes()
+        .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        Some(i) => Err(ParseError::new(ErrorKind::ControlCharacter, at + i)),
+        None => Ok(()),
+    }
+}
+
+/// Finds the empty line that ends the head. Returns the end of the last
+/// header line (after its line end) and where the body starts, or
+/// `None` if the head is not complete in `bytes`.
+fn find_head_end(
+    bytes: &[u8],
+    start: usize,
+    opts: &ParseOptions,
+) -> Result<Option<(usize, usize)>, ParseError> {
+    let mut line_start = start;
+    for nl in memchr::memchr_iter(b'\n', &bytes[start..]) {
+        let nl = start + nl;
+        if nl - line_start > opts.max_line_length {
+            return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
+        }
+        let line_len = nl - line_start;
+        let is_empty = line_len == 0 || (line_len == 1 && bytes[line_start] == b'\r');
+        if is_empty && line_start > start {
+            // the head ends after the previous line's line end
+            return Ok(Some((line_start, nl + 1)));
+        }
+        line_start = nl + 1;
+        if line_start - start > opts.max_message_size {
+            return Err(ParseError::new(
+                ErrorKind::MessageTooLarge,
+                opts.max_message_size,
+            ));
+        }
+    }
+    if bytes.len() - line_start > opts.max_line_length {
+        return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
+    }
+    if bytes.len() - start > opts.max_message_size {
+        return Err(ParseError::new(
+            ErrorKind::MessageTooLarge,
+            opts.max_message_size,
+        ));
+    }
+    Ok(None)
+}
+
+fn parse_version(s: &str, at: usize) -> Result<Version, ParseError> {
+    // RFC 3261 §7.1: SIP-Version is case-insensitive.
+    let bad = || ParseError::new(ErrorKind::MalformedVersion, at);
+    let rest = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("SIP/"))
+        .map(|_| &s[4..])
+        .ok_or_else(bad)?;
+    let (maj, min) = rest.split_once('.').ok_or_else(bad)?;
+    let num = |t: &str| -> Result<u8, ParseError> {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse().map_err(|_| bad())
+    };
+    let v = Version {
+        major: num(maj)?,
+        minor: num(min)?,
+    };
+    if v != Version::SIP_2_0 {
+        return Err(ParseError::new(ErrorKind::UnsupportedVersion, at));
+    }
+    Ok(v)
+}
+
+fn parse_start_line(
+    head: &ByteString,
+    line: &str,
+    at: usize,
+    headers: Headers,
+    body: Bytes,
+) -> Result<Message, ParseError> {
+    let bad = |k, off: usize| ParseError::new(k, at + off);
+    if line
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
+    {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (RFC 3261 §7.2)
+        let sp = line
+            .find(' ')
+            .ok_or(bad(ErrorKind::MalformedStartLine, line.len()))?;
+        let version = parse_version(&line[..sp], at)?;
+        let rest = &line[sp + 1..];
+        let code_txt = rest.get(..3).unwrap_or(rest);
+        let code = if code_txt.len() == 3 && code_txt.bytes().all(|b| b.is_ascii_digit()) {
+            code_txt.parse::<u16>().ok().and_then(StatusCode::new)
+        } else {
+            None
+        }
+        .ok_or(bad(ErrorKind::InvalidStatusCode, sp + 1))?;
+        let after = &rest[3..];
+        let reason = match after.strip_prefix(' ') {
+            Some(r) => r,
+            None if after.is_empty() => "",
+            None => return Err(bad(ErrorKind::InvalidStatusCode, sp + 1)),
+        };
+        return Ok(Message::Response(Response {
+            version,
+            status: code,
+            reason: head.slice_ref(reason),
+            headers,
+            body,
+        }));
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1)
+    let sp1 = line
+        .find(' ')
+        .ok_or(bad(ErrorKind::MalformedStartLine, line.len()))?;
+    let sp2 = line
+        .rfind(' ')
+        .filter(|&i| i > sp1)
+        .ok_or(bad(ErrorKind::MalformedStartLine, line.len()))?;
+    let method = Method::parse_shared(&head.slice_ref(&line[..sp1]))
+        .ok_or(bad(ErrorKind::InvalidMethod, 0))?;
+    let uri_txt = &line[sp1 + 1..sp2];
+    if uri_txt.is_empty() || uri_txt.contains(' ') {
+        return Err(bad(ErrorKind::MalformedStartLine, sp1 + 1));
+    }
+    let uri =
+        Uri::parse(uri_txt).map_err(|e| bad(ErrorKind::InvalidRequestUri, sp1 + 1 + e.offset))?;
+    let version = parse_version(&line[sp2 + 1..], at + sp2 + 1)?;
+    Ok(Message::Request(Request {
+        method,
+        uri,
+        version,
+        headers,
+        body,
+    }))
+}
+
+/// What a stream holds at its front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// Not a whole message yet: read more.
+    Incomplete,
+    /// This many CR/LF bytes before any message: keep-alives (RFC 5626 §3.5.1)
+    /// or the CRLFs RFC 3261 §7.5 says to ignore. Drop them and look again.
+    Keepalive(usize),
+    /// A whole message of this many bytes.
+    Message(usize),
+}
+
+/// Finds the extent of the first message on a stream by its Content-Length
+/// (RFC 3261 §18.3), without parsing it. A stream with no or a bad
+/// Content-Length, or a message over the limits, cannot be framed: the
+/// caller answers 400 if it can and closes the connection.
+pub fn frame(buf: &[u8], opts: &ParseOptions) -> Result<Frame, ParseError> {
+    let crlfs = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    if crlfs > 0 {
+        return Ok(Frame::Keepalive(crlfs));
+    }
+    let Some((head_end, body_start)) = find_head_end(buf, 0, opts)? else {
+        return Ok(Frame::Incomplete);
+    };
+    let cl = find_content_length(&buf[..head_end])?
+        .ok_or(ParseError::new(ErrorKind::MissingContentLength, head_end))?;
+    let total = body_start.saturating_add(cl as usize);
+    if total > opts.max_message_size {
+        return Err(ParseError::new(
+            ErrorKind::MessageTooLarge,
+            opts.max_message_size,
+        ));
+    }
+    if buf.len() < total {
+        return Ok(Frame::Incomplete);
+    }
+    Ok(Frame::Message(total))
+}
+
+/// The Content-Length of a head (folded rows included), without building rows.
+fn find_content_length(head: &[u8]) -> Result<Option<u32>, ParseError> {
+    let mut found: Option<u32> = None;
+    let mut pos = 0;
+    while pos < head.len() {
+        let end = memchr::memchr(b'\n', &head[pos..]).map_or(head.len(), |i| pos + i);
+        let line = &head[pos..end];
+        let line_at = pos;
+        pos = end + 1;
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = trim(&line[..colon]);
+        let is_cl = name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l");
+        if !is_cl || line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            continue;
+        }
+        let mut value = trim(&line[colon + 1..]).to_vec();
+        // continuation lines
+        while pos < head.len() && matches!(head[pos], b' ' | b'\t') {
+            let end = memchr::memchr(b'\n', &head[pos..]).map_or(head.len(), |i| pos + i);
+            value.extend_from_slice(trim(&head[pos..end]));
+            pos = end + 1;
+        }
+        let n = std::str::from_utf8(&value)
+            .ok()
+            .and_then(parse_u32)
+            .ok_or(ParseError::new(
+                ErrorKind::InvalidHeader(StdHeader::ContentLength),
+                line_at,
+            ))?;
+        if found.is_some_and(|f| f != n) {
+            return Err(ParseError::new(
+                ErrorKind::DuplicateHeader(StdHeader::ContentLength),
+                line_at,
+            ));
+        }
+        found = Some(n);
+    }
+    Ok(found)
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+        .map_or(s, |i| i + 1);
+    &b[s..e.max(s)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &str = "OPTIONS sip:carol@chicago.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKhjhs8ass877\r\n\
+Max-Forwards: 70\r\n\
+To: <sip:carol@chicago.com>\r\n\
+From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 63104 OPTIONS\r\n\
+Contact: <sip:alice@pc33.atlanta.com>\r\n\
+Accept: application/sdp\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn p(s: &str) -> Result<Parsed, ParseError> {
+        parse(Bytes::from(s.to_string()), &ParseOptions::default())
+    }
+
+    fn kind(s: &str) -> ErrorKind {
+        p(s).unwrap_err().kind
+    }
+
+    fn with_body(cl: Option<&str>, body: &str) -> String {
+        let head = OPTIONS.replace("Content-Length: 0\r\n", "");
+        let head = head.trim_end_matches("\r\n");
+        match cl {
+            Some(cl) => format!("{head}\r\nContent-Length: {cl}\r\n\r\n{body}"),
+            None => format!("{head}\r\n\r\n{body}"),
+        }
+    }
+
+    #[test]
+    fn request_round_trips_byte_for_byte() {
+        let parsed = p(OPTIONS).unwrap();
+        assert_eq!(parsed.line_ending, LineEnding::Crlf);
+        assert_eq!(parsed.length, OPTIONS.len());
+        let m = parsed.message;
+        assert_eq!(m.headers().len(), 9);
+        assert_eq!(&m.to_bytes()[..], OPTIONS.as_bytes());
+        m.validate(true).unwrap();
+    }
+
+    #[test]
+    fn bare_lf_and_leading_crlf() {
+        let lf = OPTIONS.replace("\r\n", "\n");
+        let parsed = p(&format!("\r\n\n{lf}")).unwrap();
+        assert_eq!(parsed.line_ending, LineEnding::Lf);
+        assert_eq!(
+            parsed.message.to_bytes(),
+            p(OPTIONS).unwrap().message.to_bytes()
+        );
+        let mixed = OPTIONS.replacen("\r\n", "\n", 2);
+        assert_eq!(p(&mixed).unwrap().line_ending, LineEnding::Mixed);
+    }
+
+    #[test]
+    fn folding_and_whitespace_around_colon() {
+        // RFC 3261 §7.3.1: the four Subject forms are equivalent, and folding
+        // becomes a single space.
+        for subj in [
+            "Subject:            lunch",
+            "Subject      :      lunch",
+            "Subject            :lunch",
+            "Subject: lunch",
+        ] {
+            let m = p(&OPTIONS.replace("Accept:", &format!("{subj}\r\nAccept:")))
+                .unwrap()
+                .message;
+            assert_eq!(m.headers().get("subject").unwrap(), "lunch");
+        }
+        let folded = OPTIONS.replace(
+            "Accept: application/sdp",
+            "Subject: I know you're there,\r\n         pick up the phone\r\n\tand talk to me!\r\nAccept: application/sdp",
+        );
+        let m = p(&folded).unwrap().message;
+        assert_eq!(
+            m.headers().get(StdHeader::Subject).unwrap(),
+            "I know you're there, pick up the phone and talk to me!"
+        );
+        let again = parse(m.to_bytes(), &ParseOptions::default())
+            .unwrap()
+            .message;
+        assert_eq!(again, m);
+    }
+
+    #[test]
+    fn datagram_body_rules() {
+        // RFC 3261 §18.3: missing Content-Length on a datagram: the rest is the body
+        let m = p(&with_body(None, "hello")).unwrap().message;
+        assert_eq!(&m.body()[..], b"hello");
+        // shorter: truncated
+        let m = p(&with_body(Some("3"), "hello")).unwrap().message;
+        assert_eq!(&m.body()[..], b"hel");
+        // longer: error
+        assert_eq!(
+            kind(&with_body(Some("10"), "hello")),
+            ErrorKind::BodyTooShort
+        );
+        assert_eq!(
+            kind(&with_body(Some("-1"), "")),
+            ErrorKind::InvalidHeader(StdHeader::ContentLength)
+        );
+        assert_eq!(
+            kind(&with_body(Some("5\r\nl: 4"), "hello")),
+            ErrorKind::DuplicateHeader(StdHeader::ContentLength)
+        );
+        // the same value twice is harmless
+        assert!(p(&with_body(Some("5\r\nl: 5"), "hello")).is_ok());
+    }
+
+    #[test]
+    fn stream_body_rules() {
+        let opts = ParseOptions {
+            stream: true,
+            ..ParseOptions::default()
+        };
+        let e = parse(Bytes::from(with_body(None, "")), &opts).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MissingContentLength);
+        let two = format!("{}{}", with_body(Some("5"), "hello"), OPTIONS);
+        let parsed = parse(Bytes::from(two.clone()), &opts).unwrap();
+        assert_eq!(&parsed.message.body()[..], b"hello");
+        assert_eq!(&two[parsed.length..], OPTIONS);
+    }
+
+    #[test]
+    fn framing_on_streams() {
+        let opts = ParseOptions::default();
+        let msg = with_body(Some("5"), "hello");
+        let n = msg.len();
+        assert_eq!(frame(msg.as_bytes(), &opts).unwrap(), Frame::Message(n));
+        for cut in [1, 10, n - 6, n - 1] {
+            assert_eq!(
+                frame(&msg.as_bytes()[..cut], &opts).unwrap(),
+                Frame::Incomplete
+            );
+        }
+        assert_eq!(frame(b"\r\n\r\nINV", &opts).unwrap(), Frame::Keepalive(4));
+        assert_eq!(frame(b"", &opts).unwrap(), Frame::Incomplete);
+        let no_cl = with_body(None, "");
+        assert_eq!(
+            frame(no_cl.as_bytes(), &opts).unwrap_err().kind,
+            ErrorKind::MissingContentLength
+        );
+        let folded_cl = OPTIONS.replace("Content-Length: 0", "l:\r\n 0");
+        assert_eq!(
+            frame(folded_cl.as_bytes(), &opts).unwrap(),
+            Frame::Message(folded_cl.len())
+        );
+        // a line that never ends is cut off at the limit, not buffered forever
+        let small = ParseOptions {
+            max_line_length: 100,
+            ..ParseOptions::default()
+        };
+        let long = "X".repeat(200);
+        assert_eq!(
+            frame(long.as_bytes(), &small).unwrap_err().kind,
+            ErrorKind::LineTooLong
+        );
+        let huge = with_body(Some("999999"), "");
+        assert_eq!(
+            frame(huge.as_bytes(), &opts).unwrap_err().kind,
+            ErrorKind::MessageTooLarge
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let opts = ParseOptions {
+            max_headers: 5,
+            ..ParseOptions::default()
+        };
+        let e = parse(Bytes::from(OPTIONS), &opts).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooManyHeaders);
+        let opts = ParseOptions {
+            max_message_size: 100,
+            ..ParseOptions::default()
+        };
+        let e = parse(Bytes::from(OPTIONS), &opts).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MessageTooLarge);
+        assert_eq!(e.status_code(), 513);
+    }
+
+    #[test]
+    fn responses() {
+        let r = "SIP/2.0 699 Something Über-new\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n";
+        let m = p(r).unwrap().message;
+        let resp = m.as_response().unwrap();
+        assert_eq!(resp.status.as_u16(), 699);
+        assert_eq!(resp.reason, "Something Über-new");
+        assert_eq!(&m.to_bytes()[..], r.as_bytes());
+        let empty_reason = "SIP/2.0 200 \r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            p(empty_reason)
+                .unwrap()
+                .message
+                .as_response()
+                .unwrap()
+                .reason,
+            ""
+        );
+        assert!(p("SIP/2.0 200\r\n\r\n").is_ok());
+        assert_eq!(kind("SIP/2.0 99 Low\r\n\r\n"), ErrorKind::InvalidStatusCode);
+        assert_eq!(
+            kind("SIP/2.0 1000 High\r\n\r\n"),
+            ErrorKind::InvalidStatusCode
+        );
+        assert_eq!(kind("SIP/2.0 2x0 OK\r\n\r\n"), ErrorKind::InvalidStatusCode);
+        assert_eq!(
+            kind("SIP/3.0 200 OK\r\n\r\n"),
+            ErrorKind::UnsupportedVersion
+        );
+        assert_eq!(kind("SIP/2 200 OK\r\n\r\n"), ErrorKind::MalformedVersion);
+    }
+
+    #[test]
+    fn malformed_with_positions() {
+        let bad = OPTIONS.replace("Max-Forwards: 70", "Max-Forwards 70");
+        let e = p(&bad).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MalformedHeaderLine);
+        assert_eq!(e.line_col(bad.as_bytes()), (3, 1));
+        let e = p(&OPTIONS.replace("CSeq: 63104", "CSeq: 63\u{0}104")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ControlCharacter);
+        assert_eq!(e.line_col(OPTIONS.as_bytes()), (7, 9));
+        assert_eq!(kind(" Via: x\r\n\r\n"), ErrorKind::InvalidMethod);
+        assert_eq!(
+            kind(&OPTIONS.replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\n\u{1}")),
+            ErrorKind::ControlCharacter
+        );
+        assert_eq!(
+            kind("OPTIONS sip:a@b\r\n\r\n"),
+            ErrorKind::MalformedStartLine
+        );
+        assert_eq!(
+            kind("OPTIONS  SIP/2.0\r\n\r\n"),
+            ErrorKind::MalformedStartLine
+        );
+        assert_eq!(
+            kind("OPT IONS sip:a@b SIP/2.0\r\n\r\n"),
+            ErrorKind::MalformedStartLine
+        );
+        assert_eq!(
+            kind("OPTIONS nocolon SIP/2.0\r\n\r\n"),
+            ErrorKind::InvalidRequestUri
+        );
+        assert_eq!(kind("OPTIONS sip:a@b SIP/2.0\r\n"), ErrorKind::Incomplete);
+        assert_eq!(kind("\r\n\r\n"), ErrorKind::Empty);
+        assert_eq!(
+            kind("OPTIONS sip:a@b SIP/2.0\r\n: x\r\n\r\n"),
+            ErrorKind::MalformedHeaderLine
+        );
+        assert_eq!(
+            kind("OPTIONS sip:a@b SIP/2.0\r\nBad Name: x\r\n\r\n"),
+            ErrorKind::MalformedHeaderLine
+        );
+        let mut latin1 = OPTIONS.as_bytes().to_vec();
+        latin1[60] = 0xe9;
+        let e = parse(Bytes::from(latin1), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidUtf8);
+        assert_eq!(e.offset, 60);
+    }
+
+    #[test]
+    fn strict_and_validate() {
+        let strict = ParseOptions {
+            strict: true,
+            ..ParseOptions::default()
+        };
+        let no_mf = OPTIONS.replace("Max-Forwards: 70\r\n", "");
+        assert!(p(&no_mf).is_ok());
+        let e = parse(Bytes::from(no_mf.clone()), &strict).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MissingHeader(StdHeader::MaxForwards));
+        assert!(p(&no_mf).unwrap().message.validate(false).is_ok());
+
+        let bad_accept = OPTIONS.replace("Accept: application/sdp", "Accept: garbage");
+        assert!(p(&bad_accept).unwrap().message.validate(false).is_ok());
+        let e = parse(Bytes::from(bad_accept.clone()), &strict).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidHeader(StdHeader::Accept));
+        assert_eq!(e.line_col(bad_accept.as_bytes()).0, 9);
+        assert_eq!(e.reason_phrase(), "Bad Request (malformed Accept header)");
+
+        let mismatch = OPTIONS.replace("63104 OPTIONS", "63104 INVITE");
+        assert_eq!(
+            p(&mismatch)
+                .unwrap()
+                .message
+                .validate(false)
+                .unwrap_err()
+                .kind,
+            ErrorKind::CseqMethodMismatch
+        );
+        let no_via = OPTIONS.replace(
+            "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKhjhs8ass877\r\n",
+            "",
+        );
+        assert_eq!(
+            p(&no_via)
+                .unwrap()
+                .message
+                .validate(false)
+                .unwrap_err()
+                .kind,
+            ErrorKind::MissingHeader(StdHeader::Via)
+        );
+        let two_call_ids = OPTIONS.replace("Call-ID: a84b4c76e66710", "Call-ID: a\r\ni: b");
+        assert_eq!(
+            p(&two_call_ids)
+                .unwrap()
+                .message
+                .validate(false)
+                .unwrap_err()
+                .kind,
+            ErrorKind::DuplicateHeader(StdHeader::CallId)
+        );
+        let bad_via = OPTIONS.replace("SIP/2.0/UDP pc33", "SIP/2.0/UDP pc33 junk");
+        assert_eq!(
+            p(&bad_via)
+                .unwrap()
+                .message
+                .validate(false)
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidHeader(StdHeader::Via)
+        );
+    }
+
+    #[test]
+    fn compact_forms_and_typed_access() {
+        let compact = "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
+v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1,SIP/2.0/TCP b.example.com:5070;branch=z9hG4bK0\r\n\
+V: SIP/2.0/UDP c.example.com;branch=z9hG4bKc\r\n\
+max-forwards: 70\r\n\
+t: Bob <sip:bob@biloxi.com>\r\n\
+f: \"Alice\" <sip:alice@atlanta.com>;tag=88\r\n\
+i: abc@host\r\n\
+CSEQ: 1 INVITE\r\n\
+m: <sip:alice@1.2.3.4>;expires=30, <sip:alice@5.6.7.8>;q=0.1\r\n\
+c: application/sdp\r\n\
+k: 100rel, timer\r\n\
+X-Custom: keep me\r\n\
+l: 5\r\n\r\nv=0\r\n";
+        let m = p(compact).unwrap().message;
+        m.validate(true).unwrap();
+        let vias = m.vias().unwrap();
+        assert_eq!(vias.len(), 3);
+        assert_eq!(vias[1].port, Some(5070));
+        assert_eq!(m.branch(), Some("z9hG4bK1"));
+        assert_eq!(m.top_via().unwrap().host.to_string(), "a.example.com");
+        assert_eq!(m.from_tag(), Some("88"));
+        assert_eq!(m.to_tag(), None);
+        assert_eq!(m.call_id(), Some("abc@host"));
+        assert_eq!(m.cseq().unwrap().seq, 1);
+        assert_eq!(m.contacts().unwrap().len(), 2);
+        assert!(m.content_type().unwrap().unwrap().is("application", "sdp"));
+        assert_eq!(m.tokens(StdHeader::Supported), ["100rel", "timer"]);
+        assert_eq!(m.headers().get("x-custom").unwrap(), "keep me");
+        assert_eq!(&m.body()[..], b"v=0\r\n");
+        assert_eq!(m.method(), Some(Method::Invite));
+        // compact names survive serialization untouched
+        assert_eq!(&m.to_bytes()[..], compact.as_bytes());
+    }
+
+    #[test]
+    fn proxy_edits_leave_other_rows_alone() {
+        let mut m = p(OPTIONS).unwrap().message;
+        m.headers_mut().push_front(
+            StdHeader::Via,
+            "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1",
+        );
+        m.headers_mut().set(StdHeader::MaxForwards, "69");
+        let out = m.to_bytes();
+        let expect = OPTIONS
+            .replace(
+                "Via: SIP/2.0/UDP pc33",
+                "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1\r\nVia: SIP/2.0/UDP pc33",
+            )
+            .replace("Max-Forwards: 70", "Max-Forwards: 69");
+        assert_eq!(&out[..], expect.as_bytes());
+        let mut back = p(std::str::from_utf8(&out).unwrap()).unwrap().message;
+        back.headers_mut().pop_first_value(StdHeader::Via);
+        back.headers_mut().set(StdHeader::MaxForwards, "70");
+        assert_eq!(&back.to_bytes()[..], OPTIONS.as_bytes());
+    }
+}
