@@ -1,6 +1,7 @@
 //! Requests, responses, and their serialization (RFC 3261 §7).
 
 use crate::error::{ErrorKind, ParseError};
+use crate::header::InvalidValue;
 use crate::header::{
     find_tag, validate_value, CSeq, Contact, Header, Headers, MediaType, NameAddr, StdHeader, Via,
 };
@@ -195,23 +196,23 @@ impl Message {
     fn typed<T>(
         &self,
         h: StdHeader,
-        parse: impl Fn(&ByteString) -> Result<T, ()>,
+        parse: impl Fn(&ByteString) -> Result<T, InvalidValue>,
     ) -> Result<Option<T>, ParseError> {
         match self.headers().get_row(h) {
             None => Ok(None),
-            Some(row) => parse(&row.value).map(Some).map_err(|()| invalid(h, row)),
+            Some(row) => parse(&row.value).map(Some).map_err(|_| invalid(h, row)),
         }
     }
 
     fn typed_list<T>(
         &self,
         h: StdHeader,
-        parse: impl Fn(&ByteString) -> Result<T, ()>,
+        parse: impl Fn(&ByteString) -> Result<T, InvalidValue>,
     ) -> Result<Vec<T>, ParseError> {
         let mut out = Vec::new();
         for row in self.headers().rows(h) {
             for v in crate::header::ListValues::new(&row.value, true) {
-                out.push(parse(&v).map_err(|()| invalid(h, row))?);
+                out.push(parse(&v).map_err(|_| invalid(h, row))?);
             }
         }
         Ok(out)
@@ -224,7 +225,7 @@ impl Message {
             .headers()
             .first_value(StdHeader::Via)
             .ok_or_else(|| invalid(StdHeader::Via, row))?;
-        Via::parse(&v).map_err(|()| invalid(StdHeader::Via, row))
+        Via::parse(&v).map_err(|_| invalid(StdHeader::Via, row))
     }
 
     /// Every Via value, top first.
@@ -274,21 +275,23 @@ impl Message {
     /// Max-Forwards (RFC 3261 §20.22), if present.
     pub fn max_forwards(&self) -> Result<Option<u32>, ParseError> {
         self.typed(StdHeader::MaxForwards, |v| {
-            crate::header::parse_u32(v).filter(|&n| n <= 255).ok_or(())
+            crate::header::parse_u32(v)
+                .filter(|&n| n <= 255)
+                .ok_or(InvalidValue)
         })
     }
 
     /// Content-Length, if present.
     pub fn content_length(&self) -> Result<Option<u32>, ParseError> {
         self.typed(StdHeader::ContentLength, |v| {
-            crate::header::parse_u32(v).ok_or(())
+            crate::header::parse_u32(v).ok_or(InvalidValue)
         })
     }
 
     /// Expires (RFC 3261 §20.19), if present.
     pub fn expires(&self) -> Result<Option<u32>, ParseError> {
         self.typed(StdHeader::Expires, |v| {
-            crate::header::parse_u32(v).ok_or(())
+            crate::header::parse_u32(v).ok_or(InvalidValue)
         })
     }
 

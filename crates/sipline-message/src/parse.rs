@@ -69,14 +69,11 @@ pub fn parse(input: Bytes, opts: &ParseOptions) -> Result<Parsed, ParseError> {
     if body_start > opts.max_message_size {
         return err(ErrorKind::MessageTooLarge, opts.max_message_size);
     }
-    let head = match ByteString::try_from(input.slice(start..head_end)) {
-        Ok(h) => h,
-        Err(_) => {
-            let at = std::str::from_utf8(&bytes[start..head_end])
-                .err()
-                .map_or(0, |e| e.valid_up_to());
-            return err(ErrorKind::InvalidUtf8, start + at);
-        }
+    let Ok(head) = ByteString::try_from(input.slice(start..head_end)) else {
+        let at = std::str::from_utf8(&bytes[start..head_end])
+            .err()
+            .map_or(0, |e| e.valid_up_to());
+        return err(ErrorKind::InvalidUtf8, start + at);
     };
 
     let mut lines = Lines {
@@ -158,7 +155,7 @@ pub fn parse(input: Bytes, opts: &ParseOptions) -> Result<Parsed, ParseError> {
         }
     };
 
-    let message = parse_start_line(&head, first, start + first_at, headers, body)?;
+    let message = parse_start_line(&head, first, start + first_at, headers, body, opts.strict)?;
     if opts.strict {
         message.validate(true)?;
     }
@@ -247,15 +244,33 @@ impl<'a> Lines<'a> {
 }
 
 /// No control characters but HT in a line (RFC 3261 §25.1: TEXT-UTF8 and
-/// tokens exclude them); a CR may only end a line.
+/// tokens exclude them), except escaped in a quoted-string, where
+/// `quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)` allows all but CR and LF.
 fn check_controls(line: &str, at: usize) -> Result<(), ParseError> {
-    match line
-        .bytes()
-        .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
-        Some(i) => Err(ParseError::new(ErrorKind::ControlCharacter, at + i)),
-        None => Ok(()),
+    let bytes = line.as_bytes();
+    let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    // fast path: most lines have no control character at all
+    if !bytes.iter().any(|&b| is_control(b)) {
+        return Ok(());
     }
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_quotes = !in_quotes,
+            // the escaped byte may be a control, but never CR or LF
+            b'\\' if in_quotes && bytes.get(i + 1).is_some_and(|&n| n != b'\r' && n != b'\n') => {
+                i += 2;
+                continue;
+            }
+            b if is_control(b) => {
+                return Err(ParseError::new(ErrorKind::ControlCharacter, at + i));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Finds the empty line that ends the head. Returns the end of the last
@@ -329,8 +344,18 @@ fn parse_start_line(
     at: usize,
     headers: Headers,
     body: Bytes,
+    strict: bool,
 ) -> Result<Message, ParseError> {
     let bad = |k, off: usize| ParseError::new(k, at + off);
+    // The grammar has exactly one SP between the parts (RFC 3261 §7.1,
+    // §7.2); reading tolerantly, runs of spaces are accepted too.
+    let skip = |s: &str| {
+        if strict {
+            0
+        } else {
+            s.len() - s.trim_start_matches(' ').len()
+        }
+    };
     if line
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
@@ -340,6 +365,7 @@ fn parse_start_line(
             .find(' ')
             .ok_or(bad(ErrorKind::MalformedStartLine, line.len()))?;
         let version = parse_version(&line[..sp], at)?;
+        let sp = sp + skip(&line[sp + 1..]);
         let rest = &line[sp + 1..];
         let code_txt = rest.get(..3).unwrap_or(rest);
         let code = if code_txt.len() == 3 && code_txt.bytes().all(|b| b.is_ascii_digit()) {
@@ -373,6 +399,11 @@ fn parse_start_line(
     let method = Method::parse_shared(&head.slice_ref(&line[..sp1]))
         .ok_or(bad(ErrorKind::InvalidMethod, 0))?;
     let uri_txt = &line[sp1 + 1..sp2];
+    let uri_txt = if strict {
+        uri_txt
+    } else {
+        uri_txt.trim_matches(' ')
+    };
     if uri_txt.is_empty() || uri_txt.contains(' ') {
         return Err(bad(ErrorKind::MalformedStartLine, sp1 + 1));
     }
@@ -697,6 +728,34 @@ Content-Length: 0\r\n\r\n";
             ErrorKind::UnsupportedVersion
         );
         assert_eq!(kind("SIP/2 200 OK\r\n\r\n"), ErrorKind::MalformedVersion);
+        // RFC 3665 §3.9 prints `SIP/2.0  486 Busy Here`: tolerated, but not when strict
+        let two = "SIP/2.0  486 Busy Here\r\n\r\n";
+        let status = p(two).unwrap().message.as_response().unwrap().status;
+        assert_eq!(status.as_u16(), 486);
+        let strict = ParseOptions {
+            strict: true,
+            ..ParseOptions::default()
+        };
+        let e = parse(Bytes::from(two), &strict).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidStatusCode);
+        let req = "OPTIONS  sip:a@b  SIP/2.0\r\n\r\n";
+        let uri = p(req)
+            .unwrap()
+            .message
+            .as_request()
+            .unwrap()
+            .uri
+            .to_string();
+        assert_eq!(uri, "sip:a@b");
+        let e = parse(Bytes::from(req), &strict).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MalformedStartLine);
+        // controls are allowed only as quoted-pairs (RFC 3261 §25.1)
+        let ok = "OPTIONS sip:a@b SIP/2.0\r\nTo: \"a\\\u{0}b\\\u{7f}\" <sip:a@b>\r\n\r\n";
+        assert!(p(ok).is_ok());
+        let bad = "OPTIONS sip:a@b SIP/2.0\r\nTo: \"a\u{0}b\" <sip:a@b>\r\n\r\n";
+        assert_eq!(kind(bad), ErrorKind::ControlCharacter);
+        let bad = "OPTIONS sip:a@b SIP/2.0\r\nTo: a\\\u{0}b <sip:a@b>\r\n\r\n";
+        assert_eq!(kind(bad), ErrorKind::ControlCharacter);
     }
 
     #[test]

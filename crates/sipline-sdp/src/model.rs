@@ -375,6 +375,28 @@ pub struct MediaDescription {
     pub unknown_lines: Vec<UnknownLine>,
 }
 
+/// Codec and fmtp per RTP payload type (index 0-127) of one media
+/// description.
+pub(crate) struct PayloadTable<'a> {
+    codecs: Vec<Option<Rtpmap>>,
+    fmtps: Vec<Option<&'a str>>,
+}
+
+impl PayloadTable<'_> {
+    /// The payload type a format names, if it is one (0-127).
+    pub(crate) fn payload_type(format: &str) -> Option<u8> {
+        parse_num::<u8>(format).filter(|p| *p < 128)
+    }
+
+    pub(crate) fn codec(&self, payload_type: u8) -> Option<&Rtpmap> {
+        self.codecs.get(usize::from(payload_type))?.as_ref()
+    }
+
+    pub(crate) fn fmtp(&self, payload_type: u8) -> Option<&str> {
+        *self.fmtps.get(usize::from(payload_type))?
+    }
+}
+
 /// Attribute helpers shared by the session and media levels.
 fn find_attr<'a>(attrs: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
     attrs.iter().find(|a| a.is(name))
@@ -474,6 +496,38 @@ impl MediaDescription {
         }
         self.rtpmap(payload_type)
             .or_else(|| crate::attributes::static_payload_type(payload_type))
+    }
+
+    /// One pass over the attributes: the codec (first rtpmap, else static)
+    /// and the first fmtp of every payload type, for O(1) lookups.
+    pub(crate) fn payload_table(&self) -> PayloadTable<'_> {
+        let mut table = PayloadTable {
+            codecs: vec![None; 128],
+            fmtps: vec![None; 128],
+        };
+        for a in &self.attributes {
+            let Some(v) = a.value.as_deref() else {
+                continue;
+            };
+            if a.is("rtpmap") {
+                if let Ok(r) = v.parse::<Rtpmap>() {
+                    let slot = &mut table.codecs[usize::from(r.payload_type)];
+                    slot.get_or_insert(r);
+                }
+            } else if a.is("fmtp") {
+                if let Some((f, params)) = v.split_once(' ') {
+                    if let Some(pt) = parse_num::<u8>(f).filter(|p| *p < 128) {
+                        table.fmtps[usize::from(pt)].get_or_insert(params);
+                    }
+                }
+            }
+        }
+        for (pt, slot) in (0u8..).zip(table.codecs.iter_mut()) {
+            if slot.is_none() {
+                *slot = crate::attributes::static_payload_type(pt);
+            }
+        }
+        table
     }
 
     /// The `a=fmtp` parameters for a format (payload type).

@@ -8,12 +8,13 @@
 //! which keeps the `o=` line and bumps its version only when the description
 //! changed (RFC 3264 §8).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use crate::attributes::{static_payload_type_for, Direction, Rtpmap};
-use crate::model::{Attribute, Connection, MediaDescription, Origin, SessionDescription};
-use crate::parse::parse_num;
+use crate::model::{
+    Attribute, Connection, MediaDescription, Origin, PayloadTable, SessionDescription,
+};
 
 /// A codec we support.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -419,33 +420,37 @@ fn answer_media(
         Vec::new(),
     );
     if offered.is_rtp() {
+        // Payload types are 0-127: each is looked at once, in O(1).
+        let table = offered.payload_table();
+        let mut seen = [false; 128];
         for format in &offered.formats {
-            let Some(pt) = parse_num::<u8>(format) else {
+            let Some(pt) = PayloadTable::payload_type(format) else {
                 continue;
             };
-            let Some(rtpmap) = offered.codec(pt) else {
-                continue;
-            };
-            let Some(codec) = cap.codecs.iter().find(|c| c.matches(&rtpmap)) else {
-                continue;
-            };
-            if m.formats.contains(format) {
+            if std::mem::replace(&mut seen[usize::from(pt)], true) {
                 continue;
             }
+            let Some(rtpmap) = table.codec(pt) else {
+                continue;
+            };
+            let Some(codec) = cap.codecs.iter().find(|c| c.matches(rtpmap)) else {
+                continue;
+            };
             m.formats.push(format.clone());
             // RFC 3264 §6.1: the same payload type number, with an rtpmap
             // even for static payload types; fmtp parameters that describe
             // the format are echoed.
-            let fmtp = offered.fmtp(format).or(codec.fmtp.as_deref());
-            push_codec_attributes(&mut m, &rtpmap, fmtp);
+            let fmtp = table.fmtp(pt).or(codec.fmtp.as_deref());
+            push_codec_attributes(&mut m, rtpmap, fmtp);
         }
     } else {
+        let mut seen = HashSet::new();
         for format in &offered.formats {
             if cap
                 .codecs
                 .iter()
                 .any(|c| c.encoding.eq_ignore_ascii_case(format))
-                && !m.formats.contains(format)
+                && seen.insert(format.as_str())
             {
                 m.formats.push(format.clone());
             }
@@ -535,22 +540,28 @@ pub fn negotiated(
             if o.port == 0 || a.port == 0 {
                 return None;
             }
+            let offered: HashSet<&str> = o.formats.iter().map(String::as_str).collect();
             let formats: Vec<String> = a
                 .formats
                 .iter()
-                .filter(|f| o.formats.contains(f))
+                .filter(|f| offered.contains(f.as_str()))
                 .cloned()
                 .collect();
             let format = formats.first()?.clone();
+            let rtp = a.is_rtp() && o.is_rtp();
+            let (at, ot) = (a.payload_table(), o.payload_table());
             let codec_of = |f: &str| {
-                let pt = parse_num::<u8>(f)?;
-                a.codec(pt).or_else(|| o.codec(pt))
+                let pt = PayloadTable::payload_type(f).filter(|_| rtp)?;
+                at.codec(pt).or_else(|| ot.codec(pt)).cloned()
             };
             let telephone_event = formats
                 .iter()
-                .filter_map(|f| codec_of(f))
-                .find(|c| c.encoding.eq_ignore_ascii_case("telephone-event"))
-                .map(|c| c.payload_type);
+                .filter_map(|f| PayloadTable::payload_type(f).filter(|_| rtp))
+                .find(|&pt| {
+                    at.codec(pt)
+                        .or_else(|| ot.codec(pt))
+                        .is_some_and(|c| c.encoding.eq_ignore_ascii_case("telephone-event"))
+                });
             Some(NegotiatedStream {
                 media: a.media.clone(),
                 codec: codec_of(&format),

@@ -157,16 +157,14 @@ pub(crate) fn parse_connection_fields(f: &[&str], strict: bool) -> Result<Connec
         if strict {
             // RFC 4566 §5.7: IPv4 multicast needs a TTL; the slash notation
             // MUST NOT be used for unicast addresses.
-            match addr.parse::<IpAddr>() {
-                Ok(ip) if ip.is_multicast() => {
-                    if ip4 && c.ttl.is_none() {
-                        return Err(K::MulticastTtlMissing);
-                    }
+            if let Ok(ip) = addr.parse::<IpAddr>() {
+                let slash = c.ttl.is_some() || c.num_addresses.is_some();
+                if ip.is_multicast() && ip4 && c.ttl.is_none() {
+                    return Err(K::MulticastTtlMissing);
                 }
-                Ok(_) if c.ttl.is_some() || c.num_addresses.is_some() => {
+                if !ip.is_multicast() && slash {
                     return Err(K::UnicastSlashNotation);
                 }
-                _ => {}
             }
         }
     }

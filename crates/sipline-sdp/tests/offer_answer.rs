@@ -506,3 +506,27 @@ fn answer_to_empty_offer_has_no_media() {
     assert!(ans.media.is_empty());
     assert!(negotiated(&offer, &ans).is_empty());
 }
+
+#[test]
+fn large_offer_is_answered_in_linear_time() {
+    // 40k formats and 40k rtpmaps: a quadratic answer would take minutes.
+    let n = 40_000;
+    let mut media = String::from("m=audio 49170 RTP/AVP");
+    for i in 0..n {
+        media.push_str(&format!(" {}", 96 + i % 32));
+    }
+    for i in 0..n {
+        media.push_str(&format!("\na=rtpmap:{} X{i}/8000", 96 + i % 32));
+    }
+    media.push_str("\na=rtpmap:127 PCMU/8000\na=fmtp:127 x=1");
+    let offer = offer_with(&media);
+    let start = std::time::Instant::now();
+    let ans = answer(&offer, &audio_caps(vec![Codec::pcmu()]), &mut session());
+    // PT 127's first rtpmap (X31/8000) wins, so nothing matches.
+    assert_eq!(ans.media[0].port, 0);
+    let caps = audio_caps(vec![Codec::new("x5", 8000)]);
+    let ans = answer(&offer, &caps, &mut session());
+    assert_eq!(ans.media[0].formats, ["101"]);
+    assert_eq!(negotiated(&offer, &ans)[0].as_ref().unwrap().format, "101");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}

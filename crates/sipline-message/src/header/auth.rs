@@ -3,6 +3,7 @@
 
 use super::params::Param;
 use super::scan::{unquote, Cursor};
+use super::InvalidValue;
 use bytestring::ByteString;
 use std::borrow::Cow;
 use std::fmt;
@@ -37,25 +38,25 @@ impl AuthParams {
         });
     }
 
-    fn parse(c: &mut Cursor<'_>) -> Result<Self, ()> {
+    fn parse(c: &mut Cursor<'_>) -> Result<Self, InvalidValue> {
         let mut out = Vec::new();
         let mut after_comma = false;
         loop {
             c.skip_ws();
             if c.at_end() {
                 if after_comma {
-                    return Err(());
+                    return Err(InvalidValue);
                 }
                 break;
             }
-            let name = c.token().ok_or(())?;
+            let name = c.token().ok_or(InvalidValue)?;
             if !c.eat(b'=') {
-                return Err(());
+                return Err(InvalidValue);
             }
             let value = if c.peek() == Some(b'"') {
-                c.quoted().ok_or(())?
+                c.quoted().ok_or(InvalidValue)?
             } else {
-                c.token().ok_or(())?
+                c.token().ok_or(InvalidValue)?
             };
             out.push(Param {
                 name,
@@ -65,7 +66,7 @@ impl AuthParams {
             if !after_comma {
                 c.skip_ws();
                 if !c.at_end() {
-                    return Err(());
+                    return Err(InvalidValue);
                 }
                 break;
             }
@@ -74,11 +75,11 @@ impl AuthParams {
     }
 
     /// Parses a whole Authentication-Info value.
-    pub fn parse_value(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse_value(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         let p = Self::parse(&mut c)?;
         if p.0.is_empty() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(p)
     }
@@ -110,10 +111,10 @@ pub type Credentials = Challenge;
 
 impl Challenge {
     /// Parses `scheme LWS param *(COMMA param)`.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
-        let scheme = c.token().ok_or(())?;
+        let scheme = c.token().ok_or(InvalidValue)?;
         let params = AuthParams::parse(&mut c)?;
         Ok(Self { scheme, params })
     }

@@ -1,5 +1,6 @@
 //! CSeq (RFC 3261 §20.16) and RAck (RFC 3262 §7.2).
 
+use super::InvalidValue;
 use crate::method::Method;
 use bytestring::ByteString;
 use std::fmt;
@@ -20,24 +21,27 @@ impl CSeq {
     }
 
     /// Parses `1*DIGIT LWS Method`.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut it = value.split_ascii_whitespace();
-        let seq = parse_seq(it.next().ok_or(())?)?;
-        let m = it.next().ok_or(())?;
+        let seq = parse_seq(it.next().ok_or(InvalidValue)?)?;
+        let m = it.next().ok_or(InvalidValue)?;
         if it.next().is_some() {
-            return Err(());
+            return Err(InvalidValue);
         }
-        let method = Method::parse_shared(&value.slice_ref(m)).ok_or(())?;
+        let method = Method::parse_shared(&value.slice_ref(m)).ok_or(InvalidValue)?;
         Ok(Self { seq, method })
     }
 }
 
 /// A sequence number: 1*DIGIT below 2^31 (RFC 3261 §8.1.1.5, RFC 3262 §7.1).
-fn parse_seq(s: &str) -> Result<u32, ()> {
+fn parse_seq(s: &str) -> Result<u32, InvalidValue> {
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(());
+        return Err(InvalidValue);
     }
-    s.parse::<u32>().ok().filter(|&n| n < 1 << 31).ok_or(())
+    s.parse::<u32>()
+        .ok()
+        .filter(|&n| n < 1 << 31)
+        .ok_or(InvalidValue)
 }
 
 impl fmt::Display for CSeq {
@@ -59,13 +63,13 @@ pub struct RAck {
 
 impl RAck {
     /// Parses `response-num LWS CSeq-num LWS Method`.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut it = value.split_ascii_whitespace();
-        let rseq = parse_seq(it.next().ok_or(())?)?;
-        let cseq = parse_seq(it.next().ok_or(())?)?;
-        let method = Method::parse(it.next().ok_or(())?).ok_or(())?;
+        let rseq = parse_seq(it.next().ok_or(InvalidValue)?)?;
+        let cseq = parse_seq(it.next().ok_or(InvalidValue)?)?;
+        let method = Method::parse(it.next().ok_or(InvalidValue)?).ok_or(InvalidValue)?;
         if it.next().is_some() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self { rseq, cseq, method })
     }

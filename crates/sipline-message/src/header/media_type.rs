@@ -2,6 +2,7 @@
 
 use super::params::Params;
 use super::scan::Cursor;
+use super::InvalidValue;
 use bytestring::ByteString;
 use std::fmt;
 
@@ -28,18 +29,18 @@ impl MediaType {
     }
 
     /// Parses one media-type.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
-        let mtype = c.token().ok_or(())?;
+        let mtype = c.token().ok_or(InvalidValue)?;
         if !c.eat(b'/') {
-            return Err(());
+            return Err(InvalidValue);
         }
-        let subtype = c.token().ok_or(())?;
+        let subtype = c.token().ok_or(InvalidValue)?;
         let params = Params::parse(&mut c)?;
         c.skip_ws();
         if !c.at_end() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self {
             mtype,

@@ -31,6 +31,11 @@ pub use via::{Via, MAGIC_COOKIE};
 
 use bytestring::ByteString;
 
+/// A header value that does not follow its header's grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed header value")]
+pub struct InvalidValue;
+
 /// One header field row: a name and its value (without surrounding white space;
 /// folded lines already joined by a single space, RFC 3261 §7.3.1).
 #[derive(Debug, Clone)]
@@ -164,10 +169,10 @@ impl Headers {
     }
 
     /// The values of every row named `key` (rows, not split at commas).
-    pub fn get_all<K: HeaderKey>(&self, key: K) -> impl Iterator<Item = &ByteString> + '_
-    where
-        K: 'static,
-    {
+    pub fn get_all<K: HeaderKey + 'static>(
+        &self,
+        key: K,
+    ) -> impl Iterator<Item = &ByteString> + '_ {
         self.rows
             .iter()
             .filter(move |h| key.matches(&h.name))

@@ -4,6 +4,7 @@
 
 use super::params::{find_param, Params};
 use super::scan::{quote, skip_quoted, unquote, Cursor};
+use super::InvalidValue;
 use crate::uri::Uri;
 use bytestring::ByteString;
 use std::fmt;
@@ -30,18 +31,18 @@ impl NameAddr {
     }
 
     /// Parses one value (not a comma list).
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
         let bytes = c.bytes();
         let display_name;
         let uri_text;
         if c.peek() == Some(b'"') {
-            let q = c.quoted().ok_or(())?;
+            let q = c.quoted().ok_or(InvalidValue)?;
             display_name = Some(ByteString::from(unquote(&q).into_owned()));
             c.skip_ws();
             if c.peek() != Some(b'<') {
-                return Err(());
+                return Err(InvalidValue);
             }
             uri_text = angle_uri(&mut c)?;
         } else if let Some(lt) = top_level_angle(bytes, c.pos) {
@@ -54,7 +55,7 @@ impl NameAddr {
                     .bytes()
                     .all(|b| crate::method::is_token_byte(b) || b == b' ' || b == b'\t')
                 {
-                    return Err(());
+                    return Err(InvalidValue);
                 }
                 Some(value.slice_ref(name))
             };
@@ -73,11 +74,11 @@ impl NameAddr {
             }
             uri_text = &value[start..c.pos];
         }
-        let uri = Uri::parse(uri_text).map_err(|_| ())?;
+        let uri = Uri::parse(uri_text).map_err(|_| InvalidValue)?;
         let params = Params::parse(&mut c)?;
         c.skip_ws();
         if !c.at_end() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self {
             display_name,
@@ -128,9 +129,11 @@ fn top_level_angle(bytes: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// At `<`: the text up to the matching `>`, leaving the cursor after it.
-fn angle_uri<'a>(c: &mut Cursor<'a>) -> Result<&'a str, ()> {
+fn angle_uri<'a>(c: &mut Cursor<'a>) -> Result<&'a str, InvalidValue> {
     let start = c.pos + 1;
-    let end = memchr::memchr(b'>', c.bytes().get(start..).ok_or(())?).ok_or(())? + start;
+    let end = memchr::memchr(b'>', c.bytes().get(start..).ok_or(InvalidValue)?)
+        .ok_or(InvalidValue)?
+        + start;
     c.pos = end + 1;
     let src: &'a ByteString = c.src;
     Ok(&src[start..end])
@@ -159,7 +162,7 @@ pub enum Contact {
 
 impl Contact {
     /// Parses one Contact value.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         if value.trim() == "*" {
             Ok(Self::Wildcard)
         } else {
@@ -200,7 +203,7 @@ pub fn find_tag(value: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn na(s: &str) -> Result<NameAddr, ()> {
+    fn na(s: &str) -> Result<NameAddr, InvalidValue> {
         NameAddr::parse(&ByteString::from(s.to_string()))
     }
 

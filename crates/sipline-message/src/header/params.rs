@@ -1,6 +1,7 @@
 //! `*( SEMI generic-param )` (RFC 3261 §25.1): parameters after a header value.
 
 use super::scan::{unquote, Cursor};
+use super::InvalidValue;
 use bytestring::ByteString;
 use std::borrow::Cow;
 use std::fmt;
@@ -79,10 +80,10 @@ impl Params {
 
     /// Parses `*( SEMI name [ EQUAL value ] )` at the cursor. Stops at the end
     /// or at anything that is not a `;` (the caller decides if that is an error).
-    pub(crate) fn parse(c: &mut Cursor<'_>) -> Result<Self, ()> {
+    pub(crate) fn parse(c: &mut Cursor<'_>) -> Result<Self, InvalidValue> {
         let mut params = Vec::new();
         while c.eat(b';') {
-            let name = c.token().ok_or(())?;
+            let name = c.token().ok_or(InvalidValue)?;
             let value = if c.eat(b'=') {
                 Some(param_value(c)?)
             } else {
@@ -96,15 +97,15 @@ impl Params {
 
 /// `gen-value = token / host / quoted-string` (RFC 3261 §25.1). Host covers
 /// IPv6 references and the IPv6 addresses of `received` (RFC 5118).
-fn param_value(c: &mut Cursor<'_>) -> Result<ByteString, ()> {
+fn param_value(c: &mut Cursor<'_>) -> Result<ByteString, InvalidValue> {
     if c.peek() == Some(b'"') {
-        return c.quoted().ok_or(());
+        return c.quoted().ok_or(InvalidValue);
     }
     let v = c.take_while(|b| {
         crate::method::is_token_byte(b) || matches!(b, b':' | b'[' | b']' | b'/' | b'@')
     });
     if v.is_empty() {
-        Err(())
+        Err(InvalidValue)
     } else {
         Ok(v)
     }
@@ -176,14 +177,14 @@ pub(crate) fn find_param<'a>(s: &'a str, name: &str) -> Option<Option<&'a str>> 
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Params, ()> {
+    fn parse(s: &str) -> Result<Params, InvalidValue> {
         let src = ByteString::from(s.to_string());
         let mut c = Cursor::new(&src);
         let p = Params::parse(&mut c)?;
         if c.at_end() {
             Ok(p)
         } else {
-            Err(())
+            Err(InvalidValue)
         }
     }
 

@@ -5,6 +5,7 @@
 
 use super::params::Params;
 use super::scan::{unquote, Cursor};
+use super::InvalidValue;
 use bytestring::ByteString;
 use std::fmt;
 
@@ -20,18 +21,18 @@ pub struct ParamValue {
 impl ParamValue {
     /// A token followed by parameters: Event (RFC 6665 §8.4 event-type),
     /// Subscription-State, Content-Disposition, Reason (protocol), Priority.
-    pub fn parse_token(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse_token(value: &ByteString) -> Result<Self, InvalidValue> {
         Self::parse_with(value, crate::method::is_token_byte)
     }
 
     /// delta-seconds followed by parameters: Session-Expires, Min-SE (RFC 4028),
     /// Retry-After (RFC 3261 §20.33, whose comment is skipped).
-    pub fn parse_delta(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse_delta(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
         let v = c.take_while(|b| b.is_ascii_digit());
         if v.is_empty() || v.len() > 10 || v.parse::<u32>().is_err() {
-            return Err(());
+            return Err(InvalidValue);
         }
         c.skip_ws();
         if c.peek() == Some(b'(') {
@@ -51,37 +52,37 @@ impl ParamValue {
                 }
             }
             if depth != 0 {
-                return Err(());
+                return Err(InvalidValue);
             }
         }
         Self::finish(v, c)
     }
 
     /// `*` followed by parameters: Accept-Contact, Reject-Contact (RFC 3841 §9).
-    pub fn parse_star(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse_star(value: &ByteString) -> Result<Self, InvalidValue> {
         Self::parse_with(value, |b| b == b'*')
     }
 
     /// A Call-ID followed by parameters: Replaces (RFC 3891 §6.1).
-    pub fn parse_callid(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse_callid(value: &ByteString) -> Result<Self, InvalidValue> {
         Self::parse_with(value, |b| is_word_byte(b) || b == b'@')
     }
 
-    fn parse_with(value: &ByteString, f: impl Fn(u8) -> bool) -> Result<Self, ()> {
+    fn parse_with(value: &ByteString, f: impl Fn(u8) -> bool) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
         let v = c.take_while(f);
         if v.is_empty() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Self::finish(v, c)
     }
 
-    fn finish(value: ByteString, mut c: Cursor<'_>) -> Result<Self, ()> {
+    fn finish(value: ByteString, mut c: Cursor<'_>) -> Result<Self, InvalidValue> {
         let params = Params::parse(&mut c)?;
         c.skip_ws();
         if !c.at_end() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self { value, params })
     }
@@ -122,7 +123,7 @@ pub(crate) fn is_word_byte(b: u8) -> bool {
 pub(crate) fn is_call_id(s: &str) -> bool {
     let mut parts = s.splitn(2, '@');
     let ok = |w: Option<&str>| w.is_some_and(|w| !w.is_empty() && w.bytes().all(is_word_byte));
-    ok(parts.next()) && parts.next().map_or(true, |w| ok(Some(w)))
+    ok(parts.next()) && parts.next().is_none_or(|w| ok(Some(w)))
 }
 
 /// One Warning value (RFC 3261 §20.43): `307 isi.edu "Session parameter 'foo' not understood"`.
@@ -138,24 +139,24 @@ pub struct Warning {
 
 impl Warning {
     /// Parses one Warning value.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
         let code = c.take_while(|b| b.is_ascii_digit());
         if code.len() != 3 {
-            return Err(());
+            return Err(InvalidValue);
         }
-        let code = code.parse().map_err(|_| ())?;
+        let code = code.parse().map_err(|_| InvalidValue)?;
         c.skip_ws();
         let agent = c.take_while(|b| !matches!(b, b' ' | b'\t' | b'"'));
         if agent.is_empty() {
-            return Err(());
+            return Err(InvalidValue);
         }
         c.skip_ws();
-        let text = c.quoted().ok_or(())?;
+        let text = c.quoted().ok_or(InvalidValue)?;
         c.skip_ws();
         if !c.at_end() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self {
             code,
@@ -188,12 +189,12 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// Parses a Timestamp value.
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut it = value.split_ascii_whitespace();
-        let time = it.next().filter(|t| is_decimal(t)).ok_or(())?;
+        let time = it.next().filter(|t| is_decimal(t)).ok_or(InvalidValue)?;
         let delay = it.next();
         if delay.is_some_and(|d| !is_decimal(d)) || it.next().is_some() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self {
             time: value.slice_ref(time),

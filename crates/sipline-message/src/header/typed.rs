@@ -56,7 +56,7 @@ pub fn validate_value(h: StdHeader, value: &ByteString) -> bool {
         | H::RequestDisposition
         | H::ContentLanguage => {
             // Supported and Allow may be empty (RFC 3261 §20.37, §20.5)
-            value.trim().is_empty() || each(|v| is_token_str(v))
+            value.trim().is_empty() || each(is_token_str)
         }
         H::AcceptEncoding | H::AcceptLanguage => {
             value.trim().is_empty() || each(|v| ParamValue::parse_token(v).is_ok())

@@ -2,6 +2,7 @@
 
 use super::params::{find_param, Params};
 use super::scan::Cursor;
+use super::InvalidValue;
 use crate::uri::Host;
 use bytestring::ByteString;
 use std::fmt;
@@ -42,24 +43,24 @@ impl Via {
     }
 
     /// Parses one Via value (not a comma list).
-    pub fn parse(value: &ByteString) -> Result<Self, ()> {
+    pub fn parse(value: &ByteString) -> Result<Self, InvalidValue> {
         let mut c = Cursor::new(value);
         c.skip_ws();
-        let protocol = c.token().ok_or(())?;
+        let protocol = c.token().ok_or(InvalidValue)?;
         if !c.eat(b'/') {
-            return Err(());
+            return Err(InvalidValue);
         }
-        let version = c.token().ok_or(())?;
+        let version = c.token().ok_or(InvalidValue)?;
         if !c.eat(b'/') {
-            return Err(());
+            return Err(InvalidValue);
         }
-        let transport = c.token().ok_or(())?;
+        let transport = c.token().ok_or(InvalidValue)?;
         c.skip_ws();
         let (host, port) = parse_host_port(&mut c)?;
         let params = Params::parse(&mut c)?;
         c.skip_ws();
         if !c.at_end() {
-            return Err(());
+            return Err(InvalidValue);
         }
         Ok(Self {
             protocol,
@@ -125,7 +126,7 @@ pub(crate) fn find_branch(value: &str) -> Option<&str> {
 }
 
 /// `host [ COLON port ]`, with IPv6 references in brackets.
-pub(crate) fn parse_host_port(c: &mut Cursor<'_>) -> Result<(Host, Option<u16>), ()> {
+pub(crate) fn parse_host_port(c: &mut Cursor<'_>) -> Result<(Host, Option<u16>), InvalidValue> {
     let start = c.pos;
     if c.peek() == Some(b'[') {
         while let Some(b) = c.peek() {
@@ -142,11 +143,11 @@ pub(crate) fn parse_host_port(c: &mut Cursor<'_>) -> Result<(Host, Option<u16>),
             c.pos += 1;
         }
     }
-    let host_text = c.src.get(start..c.pos).ok_or(())?;
-    let host = Host::parse(host_text).map_err(|_| ())?;
+    let host_text = c.src.get(start..c.pos).ok_or(InvalidValue)?;
+    let host = Host::parse(host_text).map_err(|_| InvalidValue)?;
     let port = if c.eat(b':') {
         let digits = c.take_while(|b| b.is_ascii_digit());
-        Some(digits.parse::<u16>().map_err(|_| ())?)
+        Some(digits.parse::<u16>().map_err(|_| InvalidValue)?)
     } else {
         None
     };
@@ -171,7 +172,7 @@ impl fmt::Display for Via {
 mod tests {
     use super::*;
 
-    fn via(s: &str) -> Result<Via, ()> {
+    fn via(s: &str) -> Result<Via, InvalidValue> {
         Via::parse(&ByteString::from(s.to_string()))
     }
 

@@ -293,6 +293,9 @@ fn must_be_in_both(p: &UriParam) -> bool {
 
 /// RFC 3261 §19.1.4 uri-parameter comparison.
 fn params_equivalent(a: &[UriParam], b: &[UriParam]) -> bool {
+    if a.len() <= SMALL && b.len() <= SMALL {
+        return params_equivalent_small(a, b);
+    }
     let mut sa: Vec<&UriParam> = a.iter().collect();
     let mut sb: Vec<&UriParam> = b.iter().collect();
     sa.sort_by(|x, y| name_cmp(&x.name, &y.name));
@@ -336,6 +339,22 @@ fn params_equivalent(a: &[UriParam], b: &[UriParam]) -> bool {
     }
 }
 
+/// [`params_equivalent`] without allocation, by linear search (parameter names are unique).
+fn params_equivalent_small(a: &[UriParam], b: &[UriParam]) -> bool {
+    fn find<'a>(list: &'a [UriParam], name: &str) -> Option<&'a UriParam> {
+        list.iter().find(|q| name_eq(&q.name, name))
+    }
+    let a_ok = a.iter().all(|p| match find(b, &p.name) {
+        // "Any uri-parameter appearing in both URIs must match."
+        Some(q) => opt_eq(p.value.as_deref(), q.value.as_deref(), true),
+        // transport, user, ttl, method, maddr in only one never match; others are ignored.
+        None => !must_be_in_both(p),
+    });
+    a_ok && b
+        .iter()
+        .all(|q| !must_be_in_both(q) || find(a, &q.name).is_some())
+}
+
 /// RFC 3261 §19.1.4: "URI header components are never ignored. Any present header component
 /// MUST be present in both URIs and match for the URIs to match." Header names compare
 /// case-insensitively, values case-sensitively, both after unescaping (non-reserved
@@ -343,6 +362,23 @@ fn params_equivalent(a: &[UriParam], b: &[UriParam]) -> bool {
 fn headers_equivalent(a: &[(String, String)], b: &[(String, String)]) -> bool {
     if a.len() != b.len() {
         return false;
+    }
+    if a.len() <= SMALL {
+        // Multiset match without allocation.
+        let mut used = [false; SMALL];
+        return a.iter().all(|x| {
+            let hit = b
+                .iter()
+                .enumerate()
+                .position(|(j, y)| !used.get(j).copied().unwrap_or(true) && header_eq(x, y));
+            match hit.and_then(|j| used.get_mut(j)) {
+                Some(u) => {
+                    *u = true;
+                    true
+                }
+                None => false,
+            }
+        });
     }
     let key = |x: &&(String, String), y: &&(String, String)| {
         escape::cmp_norm(&x.0, &y.0, RESERVED, true)
@@ -355,6 +391,11 @@ fn headers_equivalent(a: &[(String, String)], b: &[(String, String)]) -> bool {
     sa.iter()
         .zip(&sb)
         .all(|(x, y)| key(x, y) == Ordering::Equal)
+}
+
+/// Header names compare case-insensitively, values case-sensitively (after unescaping).
+fn header_eq(x: &(String, String), y: &(String, String)) -> bool {
+    escape::eq_norm(&x.0, &y.0, RESERVED, true) && escape::eq_norm(&x.1, &y.1, RESERVED, false)
 }
 
 impl SipUri {

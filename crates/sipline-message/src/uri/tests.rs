@@ -600,6 +600,38 @@ fn duplicate_detection_many_params() {
 }
 
 #[test]
+fn equivalence_large_lists() {
+    // More than 16 parameters / headers take the sort-based path; same rules apply.
+    let names: Vec<String> = (0..24).map(|i| format!("p{i}=v{i}")).collect();
+    let fwd = names.join(";");
+    let rev = names.iter().rev().cloned().collect::<Vec<_>>().join(";");
+    let a = format!("sip:a@b.com;{fwd}");
+    assert!(equiv(&a, &format!("sip:a@b.com;{rev}")));
+    assert!(equiv(&a, &format!("sip:a@b.com;{rev};extra")));
+    assert!(!equiv(&a, &format!("sip:a@b.com;{rev};transport=udp")));
+    assert!(!equiv(
+        &a,
+        &format!("sip:a@b.com;{}", rev.replace("v3", "w3"))
+    ));
+    assert!(equiv(
+        &a,
+        &format!("sip:a@b.com;{}", rev.replace("v3", "V3"))
+    ));
+    let hf = names.join("&");
+    let hr = names.iter().rev().cloned().collect::<Vec<_>>().join("&");
+    let h = format!("sip:a@b.com?{hf}");
+    assert!(equiv(
+        &h,
+        &format!("sip:a@b.com?{}", hr.to_uppercase().replace('V', "v"))
+    ));
+    assert!(!equiv(
+        &h,
+        &format!("sip:a@b.com?{}", hr.replace("v3", "V3"))
+    ));
+    assert!(!equiv(&h, &format!("sip:a@b.com?{hr}&x=1")));
+}
+
+#[test]
 fn error_display() {
     let e = Uri::parse("sip:alice@host:65536").unwrap_err();
     assert_eq!(e.to_string(), "invalid port at byte 15");
