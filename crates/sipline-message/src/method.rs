@@ -59,6 +59,24 @@ impl Method {
 
     /// The method for a token, or `None` if `s` is not a token (RFC 3261 §25.1).
     pub fn parse(s: &str) -> Option<Self> {
+        match Self::parse_known(s) {
+            Some(m) => Some(m),
+            None if is_token(s) => Some(Self::Extension(ByteString::from(s))),
+            None => None,
+        }
+    }
+
+    /// Like [`Method::parse`], but an extension method shares the storage of
+    /// `src`, of which `s` is a part.
+    pub(crate) fn parse_shared(src: &ByteString, s: &str) -> Option<Self> {
+        match Self::parse_known(s) {
+            Some(m) => Some(m),
+            None if is_token(s) => Some(Self::Extension(src.slice_ref(s))),
+            None => None,
+        }
+    }
+
+    fn parse_known(s: &str) -> Option<Self> {
         Some(match s {
             "INVITE" => Self::Invite,
             "ACK" => Self::Ack,
@@ -74,25 +92,8 @@ impl Method {
             "REFER" => Self::Refer,
             "MESSAGE" => Self::Message,
             "PUBLISH" => Self::Publish,
-            _ if is_token(s) => Self::Extension(ByteString::from(s)),
             _ => return None,
         })
-    }
-
-    /// Like [`Method::parse`], but shares the storage of `s` for extension methods.
-    pub(crate) fn parse_shared(s: &ByteString) -> Option<Self> {
-        match Self::parse_known(s) {
-            Some(m) => Some(m),
-            None if is_token(s) => Some(Self::Extension(s.clone())),
-            None => None,
-        }
-    }
-
-    fn parse_known(s: &str) -> Option<Self> {
-        match Self::parse(s) {
-            Some(Self::Extension(_)) | None => None,
-            m => m,
-        }
     }
 
     /// The method name as it appears on the wire.
@@ -131,13 +132,25 @@ impl std::str::FromStr for Method {
 }
 
 /// `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")` (RFC 3261 §25.1)
+#[inline]
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
+
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// True if `s` is a non-empty token (RFC 3261 §25.1).
 pub(crate) fn is_token(s: &str) -> bool {

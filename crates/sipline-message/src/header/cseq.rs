@@ -28,7 +28,7 @@ impl CSeq {
         if it.next().is_some() {
             return Err(InvalidValue);
         }
-        let method = Method::parse_shared(&value.slice_ref(m)).ok_or(InvalidValue)?;
+        let method = Method::parse_shared(value, m).ok_or(InvalidValue)?;
         Ok(Self { seq, method })
     }
 }

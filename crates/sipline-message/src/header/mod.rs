@@ -150,6 +150,11 @@ impl Headers {
         self.rows.iter_mut()
     }
 
+    /// The last row, mutable.
+    pub(crate) fn last_mut(&mut self) -> Option<&mut Header> {
+        self.rows.last_mut()
+    }
+
     /// The rows as a slice.
     pub fn as_slice(&self) -> &[Header] {
         &self.rows

@@ -7,7 +7,7 @@ use bytestring::ByteString;
 use std::fmt;
 
 macro_rules! std_headers {
-    ($( $(#[$doc:meta])* $variant:ident, $canon:literal, $lower:literal, $compact:expr, $kind:ident; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident, $canon:literal, $_lower:literal, $compact:expr, $kind:ident; )*) => {
         /// A header field sipline knows by name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -33,14 +33,28 @@ macro_rules! std_headers {
                 match self { $( StdHeader::$variant => Kind::$kind, )* }
             }
 
-            fn from_lowercase(name: &[u8]) -> Option<StdHeader> {
-                match name {
-                    $( $lower => Some(StdHeader::$variant), )*
-                    _ => None,
-                }
-            }
         }
     };
+}
+
+/// The longest name in the table.
+const MAX_NAME: usize = 24;
+
+type Buckets = [[Vec<StdHeader>; 26]; MAX_NAME + 1];
+
+/// Known headers by name length and lower-case first letter.
+fn buckets() -> &'static Buckets {
+    static B: std::sync::OnceLock<Box<Buckets>> = std::sync::OnceLock::new();
+    B.get_or_init(|| {
+        let mut b: Box<Buckets> =
+            Box::new(std::array::from_fn(|_| std::array::from_fn(|_| Vec::new())));
+        for &h in StdHeader::ALL {
+            let name = h.as_str().as_bytes();
+            let first = name[0].to_ascii_lowercase();
+            b[name.len()][usize::from(first - b'a')].push(h);
+        }
+        b
+    })
 }
 
 /// How the value of a header field is shaped.
@@ -207,15 +221,30 @@ impl StdHeader {
     /// The header for a name in any case, full or compact form.
     pub fn from_name(name: &str) -> Option<Self> {
         let bytes = name.as_bytes();
-        if bytes.len() == 1 {
-            return Self::from_compact(bytes[0]);
+        match bytes.len() {
+            0 => None,
+            1 => Self::from_compact(bytes[0]),
+            n => {
+                // Candidates share the length and the first letter; at most a
+                // few per bucket, compared without copying.
+                let first = bytes[0].to_ascii_lowercase();
+                if n > MAX_NAME || !first.is_ascii_lowercase() {
+                    return None;
+                }
+                let bucket = &buckets()[n][usize::from(first - b'a')];
+                // most names come spelled canonically: try that first
+                bucket
+                    .iter()
+                    .copied()
+                    .find(|h| h.as_str().as_bytes() == bytes)
+                    .or_else(|| {
+                        bucket
+                            .iter()
+                            .copied()
+                            .find(|h| h.as_str().as_bytes().eq_ignore_ascii_case(bytes))
+                    })
+            }
         }
-        let mut buf = [0u8; 24];
-        let lower = buf.get_mut(..bytes.len())?;
-        for (d, s) in lower.iter_mut().zip(bytes) {
-            *d = s.to_ascii_lowercase();
-        }
-        Self::from_lowercase(lower)
     }
 
     /// RFC 3261 §7.3.3, and the compact forms of RFC 3841, RFC 3515, RFC 3892, RFC 4028, RFC 6665, RFC 8224.
@@ -243,6 +272,18 @@ impl StdHeader {
             b'y' => Self::Identity,
             _ => return None,
         })
+    }
+
+    /// `name` as a static string if it is a lower-case compact form.
+    pub(crate) fn compact_str(name: &str) -> Option<&'static str> {
+        const COMPACT: [&str; 26] = [
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q",
+            "r", "s", "t", "u", "v", "w", "x", "y", "z",
+        ];
+        match name.as_bytes() {
+            [c @ b'a'..=b'z'] => Some(COMPACT[usize::from(c - b'a')]),
+            _ => None,
+        }
     }
 
     /// True if the value is a comma-separated list whose rows may be split and
