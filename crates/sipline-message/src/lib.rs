@@ -32,6 +32,7 @@ mod message;
 mod method;
 pub mod parse;
 mod status;
+mod transport;
 pub mod uri;
 
 pub use bytes::Bytes;
@@ -42,4 +43,5 @@ pub use message::{LineEnding, Message, Request, Response, Version};
 pub use method::Method;
 pub use parse::ParseOptions;
 pub use status::StatusCode;
+pub use transport::Transport;
 pub use uri::Uri;

@@ -239,6 +239,14 @@ impl Message {
         crate::header::via_branch(&row.value)
     }
 
+    /// The sent-by (host as written, and port) of the top Via, read without
+    /// parsing the rest of it or allocating: with [`Message::branch`], what
+    /// transaction matching needs (RFC 3261 §17.2.3).
+    pub fn top_via_sent_by(&self) -> Option<(&str, Option<u16>)> {
+        let row = self.headers().get_row(StdHeader::Via)?;
+        crate::header::via_sent_by(&row.value)
+    }
+
     /// From (RFC 3261 §20.20).
     pub fn from_header(&self) -> Result<NameAddr, ParseError> {
         self.typed(StdHeader::From, NameAddr::parse)?

@@ -5,7 +5,7 @@
 //! hands out slices of the received buffer; nothing in a header value is
 //! copied unless the row was folded over several lines.
 
-use crate::error::{ErrorKind, ParseError};
+pub use crate::error::{ErrorKind, ParseError};
 use crate::header::{parse_u32, Header, HeaderName, Headers, StdHeader};
 use crate::message::{LineEnding, Message, Request, Response, Version};
 use crate::method::{is_token_byte, Method};

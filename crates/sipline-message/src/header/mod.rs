@@ -15,6 +15,7 @@ mod params;
 mod scan;
 pub(crate) use typed::parse_u32;
 pub(crate) use via::find_branch as via_branch;
+pub(crate) use via::find_sent_by as via_sent_by;
 mod simple;
 mod typed;
 mod via;

@@ -125,6 +125,74 @@ pub(crate) fn find_branch(value: &str) -> Option<&str> {
     find_param(&first[semi..], "branch").flatten()
 }
 
+/// The sent-by of a Via value, read without allocating: the host as
+/// written and the port. The fast path for transaction matching (§17.2.3).
+pub(crate) fn find_sent_by(value: &str) -> Option<(&str, Option<u16>)> {
+    let end = super::scan::find_top_level_comma(value.as_bytes(), 0).unwrap_or(value.len());
+    let v = value[..end].as_bytes();
+    let mut i = 0;
+    // sent-protocol: three tokens separated by "/" with optional LWS
+    for part in 0..3 {
+        while i < v.len() && (v[i] == b' ' || v[i] == b'\t') {
+            i += 1;
+        }
+        let start = i;
+        while i < v.len() && crate::method::is_token_byte(v[i]) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if part < 2 {
+            while i < v.len() && (v[i] == b' ' || v[i] == b'\t') {
+                i += 1;
+            }
+            if v.get(i) != Some(&b'/') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    while i < v.len() && (v[i] == b' ' || v[i] == b'\t') {
+        i += 1;
+    }
+    let host_start = i;
+    if v.get(i) == Some(&b'[') {
+        while i < v.len() && v[i] != b']' {
+            i += 1;
+        }
+        if i == v.len() {
+            return None;
+        }
+        i += 1;
+    } else {
+        while i < v.len() && (v[i].is_ascii_alphanumeric() || matches!(v[i], b'.' | b'-' | b'_')) {
+            i += 1;
+        }
+    }
+    if i == host_start {
+        return None;
+    }
+    let host = &value[host_start..i];
+    while i < v.len() && (v[i] == b' ' || v[i] == b'\t') {
+        i += 1;
+    }
+    let port = if v.get(i) == Some(&b':') {
+        i += 1;
+        while i < v.len() && (v[i] == b' ' || v[i] == b'\t') {
+            i += 1;
+        }
+        let start = i;
+        while i < v.len() && v[i].is_ascii_digit() {
+            i += 1;
+        }
+        Some(value[start..i].parse().ok()?)
+    } else {
+        None
+    };
+    Some((host, port))
+}
+
 /// `host [ COLON port ]`, with IPv6 references in brackets.
 pub(crate) fn parse_host_port(c: &mut Cursor<'_>) -> Result<(Host, Option<u16>), InvalidValue> {
     let start = c.pos;
@@ -221,6 +289,41 @@ mod tests {
             "SIP/2.0/UDP host;=x",
         ] {
             assert!(via(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fast_sent_by() {
+        assert_eq!(
+            find_sent_by("SIP/2.0/UDP pc33.atlanta.com:5060;branch=z9hG4bK1"),
+            Some(("pc33.atlanta.com", Some(5060)))
+        );
+        assert_eq!(
+            find_sent_by("SIP / 2.0 / TCP [2001:db8::9] : 5070 ;rport"),
+            Some(("[2001:db8::9]", Some(5070)))
+        );
+        assert_eq!(
+            find_sent_by("SIP/2.0/UDP h, SIP/2.0/UDP g:1"),
+            Some(("h", None))
+        );
+        for bad in [
+            "",
+            "SIP/2.0",
+            "SIP/2.0/UDP",
+            "SIP/2.0/UDP [::1",
+            "SIP/2.0/UDP h:99999",
+        ] {
+            assert_eq!(find_sent_by(bad), None, "{bad}");
+        }
+        // agrees with the full parser
+        for v in [
+            "SIP/2.0/UDP a.b:1;x",
+            "SIP/2.0/TLS [::1]:5061",
+            "SIP/2.0/WS c",
+        ] {
+            let full = Via::parse(&ByteString::from(v)).unwrap();
+            let (host, port) = find_sent_by(v).unwrap();
+            assert_eq!((host.to_string(), port), (full.host.to_string(), full.port));
         }
     }
 

@@ -1,0 +1,117 @@
+//! What every transaction holds, and what the state machines output.
+
+use crate::config::Config;
+use crate::timer::{Timer, TimerTable};
+use crate::{Event, TransactionId, Transmit};
+use sipline_message::{Bytes, Message};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// The four kinds of transaction (RFC 3261 §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// INVITE client transaction (§17.1.1, Figure 5).
+    ClientInvite,
+    /// Non-INVITE client transaction (§17.1.2, Figure 6).
+    ClientNonInvite,
+    /// INVITE server transaction (§17.2.1, Figure 7).
+    ServerInvite,
+    /// Non-INVITE server transaction (§17.2.2, Figure 8).
+    ServerNonInvite,
+}
+
+/// A transaction's state, named as in RFC 3261 Figures 5 to 8 and RFC 6026.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Client INVITE: request sent, no response yet.
+    Calling,
+    /// Non-INVITE client and server: request sent or received, no response yet.
+    Trying,
+    /// A provisional response was received or sent.
+    Proceeding,
+    /// A final response (300-699 for INVITE) was received or sent.
+    Completed,
+    /// INVITE server: the ACK for a 300-699 response arrived.
+    Confirmed,
+    /// INVITE client and server: a 2xx was received or sent (RFC 6026).
+    Accepted,
+    /// Finished: about to be removed from the table.
+    Terminated,
+}
+
+pub(crate) struct Tx<A> {
+    pub(crate) id: TransactionId,
+    pub(crate) kind: Kind,
+    pub(crate) state: State,
+    pub(crate) reliable: bool,
+    pub(crate) dest: A,
+    pub(crate) timers: TimerTable,
+    /// Current retransmission interval of Timer A, E or G.
+    pub(crate) interval: Duration,
+    /// The request that created the transaction.
+    pub(crate) request: Message,
+    /// Client: the request as sent, for retransmissions.
+    pub(crate) request_bytes: Bytes,
+    /// Server: the last response sent, for retransmissions.
+    pub(crate) last_response: Option<Bytes>,
+    /// Client INVITE: the ACK sent for a 300-699 response.
+    pub(crate) ack: Option<Bytes>,
+    /// Server: the To tag of the final response (RFC 2543 ACK matching).
+    pub(crate) final_to_tag: Option<String>,
+    /// The instant this transaction has in the table's timer heap.
+    pub(crate) scheduled: Option<Instant>,
+    pub(crate) client_key: Option<crate::key::ClientKey>,
+    pub(crate) server_key: Option<crate::key::ServerKey>,
+    pub(crate) merge_key: Option<crate::key::MergeKey>,
+}
+
+/// What the state machines produce, drained through the table's `poll_*`.
+pub(crate) struct Out<A> {
+    pub(crate) transmits: VecDeque<Transmit<A>>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) retransmissions: u64,
+}
+
+impl<A> Default for Out<A> {
+    fn default() -> Self {
+        Self {
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            retransmissions: 0,
+        }
+    }
+}
+
+impl<A: Clone> Tx<A> {
+    pub(crate) fn send(&self, out: &mut Out<A>, message: Bytes, retransmission: bool) {
+        if retransmission {
+            out.retransmissions += 1;
+        }
+        out.transmits.push_back(Transmit {
+            transaction: self.id,
+            destination: self.dest.clone(),
+            message,
+            retransmission,
+        });
+    }
+
+    pub(crate) fn event(&self, out: &mut Out<A>, e: Event) {
+        out.events.push_back(e);
+    }
+
+    /// Sets a timer `after` from now, or, for a zero duration (the value
+    /// of D, I, J, K on reliable transports), makes it due now.
+    pub(crate) fn start_timer(&mut self, t: Timer, now: Instant, after: Duration) {
+        self.timers.set(t, now + after);
+    }
+
+    pub(crate) fn terminate(&mut self) {
+        self.state = State::Terminated;
+        self.timers.stop_all();
+    }
+}
+
+/// Every state machine module implements these for its kind.
+pub(crate) fn timer_duration_t2_capped(interval: Duration, cfg: &Config) -> Duration {
+    (interval * 2).min(cfg.t2)
+}
