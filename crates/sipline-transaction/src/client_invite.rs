@@ -58,6 +58,7 @@ pub(crate) fn start<A: Clone>(tx: &mut Tx<A>, now: Instant, cfg: &Config, out: &
         tx.start_timer(Timer::A, now, cfg.t1);
     }
     tx.start_timer(Timer::B, now, cfg.t1x64());
+    tx.start_timer(Timer::C, now, cfg.timer_c);
 }
 
 pub(crate) fn on_response<A: Clone>(
@@ -77,6 +78,11 @@ pub(crate) fn on_response<A: Clone>(
             tx.state = State::Proceeding;
             tx.timers.stop(Timer::A);
             tx.timers.stop(Timer::B);
+            // §16.7 step 2 (proxies) and the same safety for UAs: each
+            // provisional response restarts Timer C.
+            if !tx.timer_c_fired {
+                tx.start_timer(Timer::C, now, cfg.timer_c);
+            }
             tx.event(
                 out,
                 Event::Response {
@@ -143,7 +149,7 @@ pub(crate) fn on_timer<A: Clone>(
     tx: &mut Tx<A>,
     timer: Timer,
     now: Instant,
-    _cfg: &Config,
+    cfg: &Config,
     out: &mut Out<A>,
 ) {
     match (tx.state, timer) {
@@ -154,6 +160,18 @@ pub(crate) fn on_timer<A: Clone>(
             tx.start_timer(Timer::A, now, tx.interval);
         }
         (State::Calling, Timer::B) => {
+            tx.event(out, Event::Timeout { transaction: tx.id });
+            tx.terminate();
+        }
+        // Timer C: the TU is told (a proxy or UA cancels the request,
+        // §16.8, §9.1); if no final response comes within 64*T1 after
+        // that, the transaction is destroyed (§9.1) and the TU told.
+        (State::Calling | State::Proceeding, Timer::C) if !tx.timer_c_fired => {
+            tx.timer_c_fired = true;
+            tx.event(out, Event::TimerC { transaction: tx.id });
+            tx.start_timer(Timer::C, now, cfg.t1x64());
+        }
+        (State::Calling | State::Proceeding, Timer::C) => {
             tx.event(out, Event::Timeout { transaction: tx.id });
             tx.terminate();
         }

@@ -15,6 +15,10 @@ pub struct Config {
     /// How long an INVITE server transaction waits for the TU before it
     /// sends 100 Trying itself (RFC 3261 §17.2.1: 200 ms).
     pub trying_delay: Duration,
+    /// Timer C: how long an INVITE client transaction waits for a final
+    /// response after its last provisional one (RFC 3261 §16.6 step 11:
+    /// more than 3 minutes; 181 s by default).
+    pub timer_c: Duration,
 }
 
 impl Default for Config {
@@ -24,6 +28,7 @@ impl Default for Config {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             trying_delay: Duration::from_millis(200),
+            timer_c: Duration::from_secs(181),
         }
     }
 }

@@ -115,6 +115,14 @@ pub enum Event {
         /// The transaction.
         transaction: TransactionId,
     },
+    /// Timer C fired: an INVITE client transaction has had no final
+    /// response for [`Config::timer_c`] since its last provisional one. The
+    /// TU should CANCEL the request (RFC 3261 §16.8, §9.1); without a final
+    /// response within 64*T1 more, the transaction ends with a `Timeout`.
+    TimerC {
+        /// The INVITE client transaction.
+        transaction: TransactionId,
+    },
     /// The transport could not deliver a message of this transaction
     /// (§17.1.4, §17.2.4). Client transactions end; server transactions
     /// stay (RFC 6026 §7.1).

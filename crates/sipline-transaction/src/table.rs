@@ -179,6 +179,7 @@ impl<A: Clone> Transactions<A> {
             last_response: None,
             ack: None,
             final_to_tag: None,
+            timer_c_fired: false,
             scheduled: None,
             client_key: None,
             server_key: None,
@@ -412,13 +413,19 @@ impl<A: Clone> Transactions<A> {
                     (timer, tx.kind, tx.state),
                     (crate::Timer::B, Kind::ClientInvite, State::Calling)
                         | (
+                            crate::Timer::C,
+                            Kind::ClientInvite,
+                            State::Calling | State::Proceeding
+                        )
+                        | (
                             crate::Timer::F,
                             Kind::ClientNonInvite,
                             State::Trying | State::Proceeding
                         )
                         | (crate::Timer::H, Kind::ServerInvite, State::Completed)
                 );
-                if is_timeout {
+                // Timer C's first firing only warns the TU
+                if is_timeout && !(timer == crate::Timer::C && !tx.timer_c_fired) {
                     self.stats.timeouts += 1;
                 }
                 match tx.kind {

@@ -9,6 +9,9 @@ pub enum Timer {
     A,
     /// B: INVITE transaction timeout (§17.1.1.2).
     B,
+    /// C: INVITE client transaction with no final response (§16.6 step 11,
+    /// §16.8), reset by each provisional response; see [`crate::Event::TimerC`].
+    C,
     /// D: wait time for response retransmits in Completed (§17.1.1.2).
     D,
     /// E: non-INVITE request retransmit interval, UDP only (§17.1.2.2).
@@ -35,9 +38,10 @@ pub enum Timer {
 
 impl Timer {
     /// Every timer.
-    pub const VALUES: [Timer; 13] = [
+    pub const VALUES: [Timer; 14] = [
         Timer::A,
         Timer::B,
+        Timer::C,
         Timer::D,
         Timer::E,
         Timer::F,
@@ -55,7 +59,7 @@ impl Timer {
 /// When each timer of one transaction fires next.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TimerTable {
-    data: [Option<Instant>; 13],
+    data: [Option<Instant>; 14],
 }
 
 impl TimerTable {
@@ -72,7 +76,7 @@ impl TimerTable {
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.data = [None; 13];
+        self.data = [None; 14];
     }
 
     /// The earliest timer.

@@ -58,6 +58,8 @@ pub(crate) struct Tx<A> {
     pub(crate) ack: Option<Bytes>,
     /// Server: the To tag of the final response (RFC 2543 ACK matching).
     pub(crate) final_to_tag: Option<String>,
+    /// Client INVITE: Timer C fired once already.
+    pub(crate) timer_c_fired: bool,
     /// The instant this transaction has in the table's timer heap.
     pub(crate) scheduled: Option<Instant>,
     pub(crate) client_key: Option<crate::key::ClientKey>,

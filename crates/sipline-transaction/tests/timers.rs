@@ -421,3 +421,36 @@ fn transport_error_ends_client_but_not_server_transactions() {
     // RFC 6026 §7.1: the server transaction stays to absorb retransmissions
     assert_eq!(h.table.state(transaction), Some(State::Completed));
 }
+
+#[test]
+fn invite_client_timer_c_after_provisional() {
+    for (cfg, div) in configs() {
+        let mut h = Harness::new(cfg);
+        let req = request("INVITE", "z9hG4bK1");
+        let id = h
+            .table
+            .send_request(h.now, req.clone(), "peer", false)
+            .unwrap();
+        h.advance(ms(1000) / div);
+        h.table.handle_response(h.now, response_to(&req, 180));
+        // a provisional a minute later restarts Timer C (§16.7 step 2)
+        h.advance(ms(60_000) / div);
+        h.table.handle_response(h.now, response_to(&req, 180));
+        h.run_until(ms(61_000 + 180_000) / div);
+        assert!(!h
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::TimerC { .. })));
+        h.run_to_end();
+        let c_at = h
+            .events
+            .iter()
+            .find(|(_, e)| matches!(e, Event::TimerC { transaction } if *transaction == id))
+            .map(|(t, _)| *t);
+        assert_eq!(c_at, Some(ms(61_000 + 181_000) / div));
+        // no final response in 64*T1 after that: destroyed (§9.1), TU told
+        assert_eq!(h.timeouts(), vec![ms(61_000 + 181_000 + 32_000) / div]);
+        assert!(h.table.is_empty());
+        assert_eq!(h.table.stats().timeouts, 1);
+    }
+}

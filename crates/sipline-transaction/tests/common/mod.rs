@@ -106,6 +106,7 @@ pub fn scaled(num: u32, den: u32) -> Config {
         t2: c.t2 * num / den,
         t4: c.t4 * num / den,
         trying_delay: c.trying_delay * num / den,
+        timer_c: c.timer_c * num / den,
     }
 }
 
