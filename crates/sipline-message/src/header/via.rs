@@ -129,7 +129,7 @@ pub(crate) fn find_branch(value: &str) -> Option<&str> {
 /// written and the port. The fast path for transaction matching (§17.2.3).
 pub(crate) fn find_sent_by(value: &str) -> Option<(&str, Option<u16>)> {
     let end = super::scan::find_top_level_comma(value.as_bytes(), 0).unwrap_or(value.len());
-    let v = value[..end].as_bytes();
+    let v = &value.as_bytes()[..end];
     let mut i = 0;
     // sent-protocol: three tokens separated by "/" with optional LWS
     for part in 0..3 {
