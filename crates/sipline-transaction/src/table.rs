@@ -425,7 +425,7 @@ impl<A: Clone> Transactions<A> {
                         | (crate::Timer::H, Kind::ServerInvite, State::Completed)
                 );
                 // Timer C's first firing only warns the TU
-                if is_timeout && !(timer == crate::Timer::C && !tx.timer_c_fired) {
+                if is_timeout && (timer != crate::Timer::C || tx.timer_c_fired) {
                     self.stats.timeouts += 1;
                 }
                 match tx.kind {
