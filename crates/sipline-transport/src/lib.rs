@@ -1,0 +1,381 @@
+//! The SIP transport layer (RFC 3261 §18): UDP, TCP, TLS and SIP over
+//! WebSocket (RFC 7118, WS and WSS), on tokio.
+//!
+//! [`TransportLayer::start`] binds the configured listeners and hands back a
+//! channel of [`Incoming`] messages. Received requests have their top Via
+//! stamped with `received` and `rport` (RFC 3261 §18.2.1, RFC 3581 §4);
+//! malformed requests are answered with 400 by the transport itself.
+//! [`TransportLayer::send`] sends to a [`Destination`], reusing open
+//! connections and opening new ones on demand; [`response_destination`]
+//! says where a response goes (RFC 3261 §18.2.2). Connection closes are
+//! reported as [`TransportEvent`]s ([`TransportLayer::subscribe`]) so the
+//! transaction layer can fail the transactions that used them (§17.1.4).
+//!
+//! SCTP (RFC 4168) is not implemented: see the README.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod connection;
+mod counters;
+mod destination;
+mod error;
+mod inbound;
+mod sctp;
+mod tcp;
+mod tls;
+mod udp;
+mod via;
+mod ws;
+
+pub use config::{
+    KeepaliveConfig, ListenSpec, PemSource, TlsClientConfig, TlsServerConfig, TransportConfig,
+};
+pub use connection::{CloseReason, ConnectionId, ConnectionInfo};
+pub use counters::{CountersSnapshot, TransportCounters};
+pub use destination::{response_destination, Destination, NeedsResolution};
+pub use error::SendError;
+
+use bytes::Bytes;
+use connection::Connections;
+use counters::Counters;
+use sipline_message::parse::ParseOptions;
+use sipline_message::{Message, Transport};
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// A message received by the transport layer.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The message; for a request, the top Via has `received`/`rport` added
+    /// as RFC 3261 §18.2.1 and RFC 3581 §4 say.
+    pub message: Message,
+    /// The bytes as received (before the Via was stamped).
+    pub raw: Bytes,
+    /// The transport it came over.
+    pub transport: Transport,
+    /// The peer's address (the packet source).
+    pub source: SocketAddr,
+    /// Our address it came to (the listener, or our end of the connection).
+    pub local: SocketAddr,
+    /// The connection it came over (not for UDP).
+    pub connection: Option<ConnectionId>,
+}
+
+/// A change in the connections, for the transaction layer (RFC 3261 §17.1.4:
+/// a transport failure fails the transactions using the connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportEvent {
+    /// A connection was accepted or opened.
+    ConnectionOpened(ConnectionInfo),
+    /// A connection closed; it can no longer be used.
+    ConnectionClosed {
+        /// The connection.
+        id: ConnectionId,
+        /// Its transport.
+        transport: Transport,
+        /// The peer's address.
+        remote: SocketAddr,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+}
+
+/// Shared state of a running transport layer.
+pub(crate) struct Inner {
+    pub(crate) config: TransportConfig,
+    pub(crate) incoming: mpsc::Sender<Incoming>,
+    pub(crate) events: broadcast::Sender<TransportEvent>,
+    pub(crate) counters: Counters,
+    pub(crate) conns: Connections,
+    pub(crate) udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    pub(crate) listeners: Vec<(Transport, SocketAddr)>,
+    pub(crate) tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) tls_connector: tokio_rustls::TlsConnector,
+    pub(crate) shutdown: CancellationToken,
+    epoch: Instant,
+}
+
+impl Inner {
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// How to parse a message received over `t`: streams need Content-Length
+    /// (RFC 3261 §18.3); datagrams and WebSocket messages do not (RFC 7118 §5).
+    pub(crate) fn parse_options(&self, t: Transport) -> ParseOptions {
+        ParseOptions {
+            stream: t.is_stream(),
+            max_message_size: self.config.max_message_size,
+            ..ParseOptions::default()
+        }
+    }
+}
+
+/// The running transport layer. Cheap to clone (an `Arc` inside); when the
+/// last clone is dropped, it shuts down as [`TransportLayer::shutdown`] does.
+#[derive(Clone)]
+pub struct TransportLayer {
+    inner: Arc<Inner>,
+    _stop_on_drop: Arc<tokio_util::sync::DropGuard>,
+}
+
+impl std::fmt::Debug for TransportLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportLayer")
+            .field("listeners", &self.inner.listeners)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bound listener, before the tasks start.
+enum Bound {
+    Udp(SocketAddr, Arc<UdpSocket>),
+    Tcp(Transport, SocketAddr, tokio::net::TcpListener),
+}
+
+impl TransportLayer {
+    /// Binds every listener of `config` and starts receiving. Must be called
+    /// within a tokio runtime. Fails if a listener cannot be bound, a TLS or
+    /// WSS listener has no [`TransportConfig::tls`], the TLS material does
+    /// not load, or a listener is SCTP (not supported, see the README).
+    pub fn start(
+        config: TransportConfig,
+    ) -> io::Result<(TransportLayer, mpsc::Receiver<Incoming>)> {
+        tokio::runtime::Handle::try_current()
+            .map_err(|e| io::Error::other(format!("no tokio runtime: {e}")))?;
+        let tls_acceptor = match &config.tls {
+            Some(t) => Some(tls::server(t)?),
+            None => None,
+        };
+        let tls_connector = tls::client(&config.tls_client)?;
+
+        // UDP first, so that a TCP listener with port 0 can take the same
+        // port (RFC 3261 §18.2.1).
+        let mut bound = Vec::new();
+        let mut udp_ports: HashMap<IpAddr, u16> = HashMap::new();
+        for spec in config
+            .listen
+            .iter()
+            .filter(|s| s.transport == Transport::Udp)
+        {
+            let sock = udp::bind(spec.addr)?;
+            let addr = sock.local_addr()?;
+            if spec.addr.port() == 0 {
+                udp_ports.entry(addr.ip()).or_insert(addr.port());
+            }
+            bound.push(Bound::Udp(addr, Arc::new(sock)));
+        }
+        for spec in config
+            .listen
+            .iter()
+            .filter(|s| s.transport != Transport::Udp)
+        {
+            let t = spec.transport;
+            match t {
+                Transport::Sctp => return Err(sctp::unsupported()),
+                Transport::Tls | Transport::Wss if tls_acceptor.is_none() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{t} listener {} needs TransportConfig::tls", spec.addr),
+                    ))
+                }
+                _ => {}
+            }
+            let paired = (t == Transport::Tcp && spec.addr.port() == 0)
+                .then(|| udp_ports.remove(&spec.addr.ip()))
+                .flatten()
+                .and_then(|p| tcp::bind(SocketAddr::new(spec.addr.ip(), p)).ok());
+            let listener = match paired {
+                Some(l) => l,
+                None => tcp::bind(spec.addr)?,
+            };
+            bound.push(Bound::Tcp(t, listener.local_addr()?, listener));
+        }
+
+        let listeners = bound
+            .iter()
+            .map(|b| match b {
+                Bound::Udp(a, _) => (Transport::Udp, *a),
+                Bound::Tcp(t, a, _) => (*t, *a),
+            })
+            .collect();
+        let udp = bound
+            .iter()
+            .filter_map(|b| match b {
+                Bound::Udp(a, s) => Some((*a, s.clone())),
+                Bound::Tcp(..) => None,
+            })
+            .collect();
+        let (tx, rx) = mpsc::channel(config.incoming_queue.max(1));
+        let (events, _) = broadcast::channel(256);
+        let inner = Arc::new(Inner {
+            config,
+            incoming: tx,
+            events,
+            counters: Counters::default(),
+            conns: Connections::new(),
+            udp,
+            listeners,
+            tls_acceptor,
+            tls_connector,
+            shutdown: CancellationToken::new(),
+            epoch: Instant::now(),
+        });
+        for b in bound {
+            match b {
+                Bound::Udp(a, s) => {
+                    tokio::spawn(udp::recv_loop(inner.clone(), s, a));
+                }
+                Bound::Tcp(t, _, l) => {
+                    tokio::spawn(tcp::accept_loop(inner.clone(), l, t));
+                }
+            }
+        }
+        let guard = Arc::new(inner.shutdown.clone().drop_guard());
+        Ok((
+            TransportLayer {
+                inner,
+                _stop_on_drop: guard,
+            },
+            rx,
+        ))
+    }
+
+    /// The bound listeners, with the ports picked for port 0.
+    pub fn listeners(&self) -> Vec<(Transport, SocketAddr)> {
+        self.inner.listeners.clone()
+    }
+
+    /// The first bound listener of `transport`, if any.
+    pub fn listener(&self, transport: Transport) -> Option<SocketAddr> {
+        self.inner
+            .listeners
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, a)| *a)
+    }
+
+    /// Subscribes to connection events (from now on).
+    pub fn subscribe(&self) -> broadcast::Receiver<TransportEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Sends `msg` to `dest`.
+    ///
+    /// - [`Destination::connection`], if still open, is used first.
+    /// - UDP: a request larger than `udp_mtu - 200` bytes goes over TCP to
+    ///   the same address instead, with the top Via's transport rewritten
+    ///   (RFC 3261 §18.1.1); if TCP fails the error is returned (no silent
+    ///   fallback to UDP).
+    /// - TCP, TLS, WS, WSS: an open connection to the same transport and
+    ///   address is reused (accepted or opened; RFC 3261 §18.1.1, RFC 5923),
+    ///   else one is opened within the connect timeout.
+    pub async fn send(&self, dest: &Destination, msg: &Message) -> Result<(), SendError> {
+        let inner = &self.inner;
+        if let Some(id) = dest.connection {
+            if let Some(conn) = inner.conns.get(id) {
+                match conn.write(inner, msg.to_bytes(), true).await {
+                    // RFC 3261 §18.2.2: "If that connection is no longer
+                    // open", go by transport and address.
+                    Err(SendError::ConnectionClosed { .. }) => {}
+                    other => return other,
+                }
+            }
+        }
+        match dest.transport {
+            Transport::Udp => {
+                let limit = inner.config.udp_mtu.saturating_sub(200);
+                let len = msg.encoded_len();
+                if msg.is_request() && len > limit {
+                    // RFC 3261 §18.1.1: congestion-controlled transport for
+                    // requests within 200 bytes of the MTU.
+                    let mut tcp_msg = msg.clone();
+                    via::set_top_via_transport(&mut tcp_msg, Transport::Tcp).map_err(|e| {
+                        SendError::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
+                    })?;
+                    return self.send_connection(Transport::Tcp, dest, &tcp_msg).await;
+                }
+                udp::send(inner, dest.addr, dest.local, &msg.to_bytes()).await
+            }
+            Transport::Sctp => Err(SendError::Unsupported(Transport::Sctp)),
+            t => self.send_connection(t, dest, msg).await,
+        }
+    }
+
+    async fn send_connection(
+        &self,
+        t: Transport,
+        dest: &Destination,
+        msg: &Message,
+    ) -> Result<(), SendError> {
+        let inner = &self.inner;
+        let conn = match inner.conns.find(t, dest.addr) {
+            Some(c) => c,
+            None => tcp::open(inner, t, dest.addr, dest.server_name.as_deref()).await?,
+        };
+        conn.write(inner, msg.to_bytes(), true).await
+    }
+
+    /// Sends a response; the same as [`TransportLayer::send`] (the
+    /// destination comes from [`response_destination`]).
+    pub async fn send_response(&self, dest: &Destination, msg: &Message) -> Result<(), SendError> {
+        self.send(dest, msg).await
+    }
+
+    /// The counters of every transport.
+    pub fn counters(&self) -> CountersSnapshot {
+        self.inner.counters.snapshot()
+    }
+
+    /// The open connections.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.inner.conns.list()
+    }
+
+    /// Closes a connection; returns false if it was not open.
+    pub fn close_connection(&self, id: ConnectionId) -> bool {
+        match self.inner.conns.get(id) {
+            Some(c) => {
+                c.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops listening and closes every connection.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sctp_listener_is_refused() {
+        let config = TransportConfig {
+            listen: vec![ListenSpec::new(
+                Transport::Sctp,
+                "127.0.0.1:0".parse().unwrap(),
+            )],
+            ..TransportConfig::default()
+        };
+        let err = TransportLayer::start(config).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("RFC 4168"), "{err}");
+    }
+
+    #[test]
+    fn start_needs_a_runtime() {
+        assert!(TransportLayer::start(TransportConfig::default()).is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! UDP (RFC 3261 §18): one socket per listener, each datagram one message.
+
+use crate::counters::Atomic;
+use crate::{Inner, SendError};
+use bytes::Bytes;
+use sipline_message::Transport;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::UdpSocket;
+
+/// Largest UDP payload over IPv4 (65 535 minus IP and UDP headers).
+pub(crate) const MAX_DATAGRAM: usize = 65_507;
+
+/// Binds a UDP socket; an IPv6 one is IPv6-only, so `[::]` and `0.0.0.0` can
+/// share a port.
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
+/// Receives datagrams until shutdown. RFC 3261 §18.3: a datagram is one
+/// message; whitespace-only datagrams (keep-alives) are skipped.
+pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: SocketAddr) {
+    let counters = inner.counters.of(Transport::Udp);
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, source) = tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(v) => v,
+                // e.g. an ICMP error reported on the socket: keep going,
+                // without spinning if the error repeats
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    continue;
+                }
+            },
+            () = inner.shutdown.cancelled() => return,
+        };
+        Atomic::add(&counters.bytes_in, n as u64);
+        let data = &buf[..n];
+        if data.iter().all(u8::is_ascii_whitespace) || data.first().is_some_and(|b| *b < 0x20) {
+            continue; // CRLF keep-alive, or STUN (RFC 5626 §3.5.2) and other binary
+        }
+        let raw = Bytes::copy_from_slice(data);
+        if let Some(reply) = inner
+            .receive(raw, Transport::Udp, source, local, None)
+            .await
+        {
+            if sock.send_to(&reply, source).await.is_ok() {
+                counters.sent(reply.len(), true);
+            }
+        }
+    }
+}
+
+/// Sends one datagram to `addr` from the listener bound to `local` (or the
+/// first of the address family).
+pub(crate) async fn send(
+    inner: &Inner,
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    data: &[u8],
+) -> Result<(), SendError> {
+    if data.len() > MAX_DATAGRAM {
+        return Err(SendError::MessageTooLarge {
+            size: data.len(),
+            limit: MAX_DATAGRAM,
+        });
+    }
+    let same_family = |a: &SocketAddr| a.is_ipv4() == addr.is_ipv4();
+    let sock = local
+        .and_then(|l| inner.udp.iter().find(|(a, _)| *a == l))
+        .or_else(|| inner.udp.iter().find(|(a, _)| same_family(a)))
+        .map(|(_, s)| s)
+        .ok_or(SendError::NoListener(Transport::Udp))?;
+    sock.send_to(data, addr).await?;
+    inner.counters.of(Transport::Udp).sent(data.len(), true);
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The top Via on receipt (RFC 3261 §18.2.1 `received`, RFC 3581 §4 `rport`)
+//! and on sending (RFC 3261 §18.1.1 transport change).
+
+use sipline_message::header::{Header, StdHeader, Via};
+use sipline_message::uri::Host;
+use sipline_message::{Message, ParseError, Transport};
+use std::net::{IpAddr, SocketAddr};
+
+/// Adds `received` and fills `rport` in the top Via of a request that came
+/// from `source`. Returns whether the Via changed.
+pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr) -> Result<bool, ParseError> {
+    let mut via = msg.top_via()?;
+    let ip = source.ip().to_canonical();
+    let mut changed = false;
+    let rport = via.rport();
+    // RFC 3581 §4: "If this Via header field value contains an "rport"
+    // parameter with no value, it MUST set the value of the parameter to the
+    // source port of the request."
+    if rport == Some(None) {
+        via.params.set("rport", Some(&source.port().to_string()));
+        changed = true;
+    }
+    // RFC 3261 §18.2.1: a domain name in sent-by, or an IP address that
+    // differs from the packet source address, gets "received". RFC 3581 §4:
+    // with rport, "received" is added "even if it is identical to the value
+    // of the sent-by component". (RFC 7118 §5.3 lets a WebSocket server skip
+    // it; we add it on every transport, which the same section allows.)
+    if rport.is_some() || !host_is(&via.host, ip) {
+        via.params.set("received", Some(&ip.to_string()));
+        changed = true;
+    }
+    if changed {
+        replace_top_via(msg, &via);
+    }
+    Ok(changed)
+}
+
+/// Rewrites the transport of the top Via (RFC 3261 §18.1.1: "If this causes
+/// a change in the transport protocol from the one indicated in the top Via,
+/// the value in the top Via MUST be changed.").
+pub(crate) fn set_top_via_transport(msg: &mut Message, t: Transport) -> Result<(), ParseError> {
+    let mut via = msg.top_via()?;
+    if !via.transport.eq_ignore_ascii_case(t.as_str()) {
+        via.transport = t.as_str().into();
+        replace_top_via(msg, &via);
+    }
+    Ok(())
+}
+
+fn host_is(host: &Host, ip: IpAddr) -> bool {
+    match (host, ip) {
+        (Host::Ipv4(a), IpAddr::V4(b)) => *a == b,
+        (Host::Ipv6(a), IpAddr::V6(b)) => *a == b,
+        (Host::Ipv6(a), IpAddr::V4(b)) => a.to_ipv4_mapped() == Some(b),
+        _ => false,
+    }
+}
+
+/// Replaces the first value of the first Via row, keeping the row's name
+/// (compact `v` stays `v`) and any further values of that row.
+fn replace_top_via(msg: &mut Message, via: &Via) {
+    let headers = msg.headers_mut();
+    let Some(at) = headers
+        .iter()
+        .position(|h| h.name.std() == Some(StdHeader::Via))
+    else {
+        return;
+    };
+    let name = headers.as_slice()[at].name.clone();
+    // The row goes, or keeps its other values; the new value goes where it was.
+    headers.pop_first_value(StdHeader::Via);
+    let at = at.min(headers.len());
+    headers.insert(at, Header::new(name, via.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(via: &str) -> Message {
+        Message::parse(format!(
+            "OPTIONS sip:b@example.com SIP/2.0\r\n{via}\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKlower\r\n\
+             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
+             CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    }
+
+    fn src(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn received_added_for_domain_and_other_ip() {
+        // RFC 3261 §18.2.1 example
+        let mut m = req("Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bK1");
+        assert!(stamp_received(&mut m, src("192.0.2.4:5060")).unwrap());
+        let v = m.top_via().unwrap();
+        assert_eq!(v.received(), Some("192.0.2.4"));
+        assert_eq!(m.vias().unwrap().len(), 2);
+        assert_eq!(m.vias().unwrap()[1].branch(), Some("z9hG4bKlower"));
+
+        let mut m = req("Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1");
+        stamp_received(&mut m, src("192.0.2.4:5060")).unwrap();
+        assert_eq!(m.top_via().unwrap().received(), Some("192.0.2.4"));
+    }
+
+    #[test]
+    fn no_received_when_same_ip() {
+        let mut m = req("Via: SIP/2.0/UDP 192.0.2.4:5070;branch=z9hG4bK1");
+        assert!(!stamp_received(&mut m, src("192.0.2.4:5070")).unwrap());
+        assert_eq!(m.top_via().unwrap().received(), None);
+        let mut m = req("Via: SIP/2.0/TCP [2001:db8::1];branch=z9hG4bK1");
+        assert!(!stamp_received(&mut m, src("[2001:db8::1]:5060")).unwrap());
+    }
+
+    #[test]
+    fn rport_filled_and_received_always() {
+        // RFC 3581 §6 example
+        let mut m = req("Via: SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bK1");
+        stamp_received(&mut m, src("192.0.2.1:9988")).unwrap();
+        let v = m.top_via().unwrap();
+        assert_eq!(v.rport(), Some(Some(9988)));
+        assert_eq!(v.received(), Some("192.0.2.1"));
+        // same IP: received still added because of rport (RFC 3581 §4)
+        let mut m = req("Via: SIP/2.0/UDP 192.0.2.1:4540;rport;branch=z9hG4bK1");
+        stamp_received(&mut m, src("192.0.2.1:4540")).unwrap();
+        let v = m.top_via().unwrap();
+        assert_eq!(v.received(), Some("192.0.2.1"));
+        assert_eq!(v.rport(), Some(Some(4540)));
+    }
+
+    #[test]
+    fn ipv6_received_unbracketed() {
+        let mut m = req("Via: SIP/2.0/UDP host.example;branch=z9hG4bK1");
+        stamp_received(&mut m, src("[::1]:5060")).unwrap();
+        assert_eq!(m.top_via().unwrap().received(), Some("::1"));
+    }
+
+    #[test]
+    fn comma_list_row_keeps_rest() {
+        let mut m = Message::parse(
+            &b"OPTIONS sip:b@example.com SIP/2.0\r\n\
+v: SIP/2.0/UDP a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n\
+From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"[..],
+        )
+        .unwrap();
+        set_top_via_transport(&mut m, Transport::Tcp).unwrap();
+        let vias = m.vias().unwrap();
+        assert_eq!(vias.len(), 2);
+        assert_eq!(vias[0].transport, "TCP");
+        assert_eq!(vias[1].transport, "UDP");
+        assert!(m
+            .to_string()
+            .contains("\r\nv: SIP/2.0/TCP a.example;branch=z9hG4bK1\r\n"));
+    }
+}
