@@ -296,7 +296,7 @@ impl FromStr for Candidate {
                 rest = tail;
             }
         }
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(e);
         }
         c.extensions = rest

@@ -145,10 +145,11 @@ pub(crate) fn on_response<A: Clone>(
     }
 }
 
+/// `due` is when the timer was due (the base for the timers it sets).
 pub(crate) fn on_timer<A: Clone>(
     tx: &mut Tx<A>,
     timer: Timer,
-    now: Instant,
+    due: Instant,
     cfg: &Config,
     out: &mut Out<A>,
 ) {
@@ -157,7 +158,7 @@ pub(crate) fn on_timer<A: Clone>(
         (State::Calling, Timer::A) => {
             tx.send(out, tx.request_bytes.clone(), true);
             tx.interval *= 2;
-            tx.start_timer(Timer::A, now, tx.interval);
+            tx.start_timer(Timer::A, due, tx.interval);
         }
         (State::Calling, Timer::B) => {
             tx.event(out, Event::Timeout { transaction: tx.id });
@@ -169,7 +170,7 @@ pub(crate) fn on_timer<A: Clone>(
         (State::Calling | State::Proceeding, Timer::C) if !tx.timer_c_fired => {
             tx.timer_c_fired = true;
             tx.event(out, Event::TimerC { transaction: tx.id });
-            tx.start_timer(Timer::C, now, cfg.t1x64());
+            tx.start_timer(Timer::C, due, cfg.t1x64());
         }
         (State::Calling | State::Proceeding, Timer::C) => {
             tx.event(out, Event::Timeout { transaction: tx.id });

@@ -105,10 +105,11 @@ pub(crate) fn on_response<A: Clone>(
     }
 }
 
+/// `due` is when the timer was due (the base for the timers it sets).
 pub(crate) fn on_timer<A: Clone>(
     tx: &mut Tx<A>,
     timer: Timer,
-    now: Instant,
+    due: Instant,
     cfg: &Config,
     out: &mut Out<A>,
 ) {
@@ -117,12 +118,12 @@ pub(crate) fn on_timer<A: Clone>(
         (State::Trying, Timer::E) => {
             tx.send(out, tx.request_bytes.clone(), true);
             tx.interval = timer_duration_t2_capped(tx.interval, cfg);
-            tx.start_timer(Timer::E, now, tx.interval);
+            tx.start_timer(Timer::E, due, tx.interval);
         }
         (State::Proceeding, Timer::E) => {
             tx.send(out, tx.request_bytes.clone(), true);
             tx.interval = cfg.t2;
-            tx.start_timer(Timer::E, now, cfg.t2);
+            tx.start_timer(Timer::E, due, cfg.t2);
         }
         (State::Trying | State::Proceeding, Timer::F) => {
             tx.event(out, Event::Timeout { transaction: tx.id });

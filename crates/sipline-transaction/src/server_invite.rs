@@ -137,10 +137,11 @@ pub(crate) fn respond<A: Clone>(
     Ok(())
 }
 
+/// `due` is when the timer was due (the base for the timers it sets).
 pub(crate) fn on_timer<A: Clone>(
     tx: &mut Tx<A>,
     timer: Timer,
-    now: Instant,
+    due: Instant,
     cfg: &Config,
     out: &mut Out<A>,
 ) {
@@ -159,7 +160,7 @@ pub(crate) fn on_timer<A: Clone>(
                 tx.send(out, r, true);
             }
             tx.interval = timer_duration_t2_capped(tx.interval, cfg);
-            tx.start_timer(Timer::G, now, tx.interval);
+            tx.start_timer(Timer::G, due, tx.interval);
         }
         // Timer H: the ACK never came; the TU is told.
         (State::Completed, Timer::H) => {

@@ -106,10 +106,11 @@ pub(crate) fn respond<A: Clone>(
     Ok(())
 }
 
+/// `due` is when the timer was due (the base for the timers it sets).
 pub(crate) fn on_timer<A: Clone>(
     tx: &mut Tx<A>,
     timer: Timer,
-    _now: Instant,
+    _due: Instant,
     _cfg: &Config,
     out: &mut Out<A>,
 ) {

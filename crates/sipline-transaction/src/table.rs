@@ -408,7 +408,9 @@ impl<A: Clone> Transactions<A> {
                 continue; // a stale entry
             }
             tx.scheduled = None;
-            while let Some(timer) = tx.timers.take_expired(now) {
+            // A timer's follow-up is scheduled from when it was due, not from
+            // when it was handled, so late wake-ups do not add up (drift).
+            while let Some((timer, due)) = tx.timers.take_expired(now) {
                 let is_timeout = matches!(
                     (timer, tx.kind, tx.state),
                     (crate::Timer::B, Kind::ClientInvite, State::Calling)
@@ -430,16 +432,16 @@ impl<A: Clone> Transactions<A> {
                 }
                 match tx.kind {
                     Kind::ClientInvite => {
-                        client_invite::on_timer(tx, timer, now, &self.config, &mut self.out)
+                        client_invite::on_timer(tx, timer, due, &self.config, &mut self.out)
                     }
                     Kind::ClientNonInvite => {
-                        client_non_invite::on_timer(tx, timer, now, &self.config, &mut self.out)
+                        client_non_invite::on_timer(tx, timer, due, &self.config, &mut self.out)
                     }
                     Kind::ServerInvite => {
-                        server_invite::on_timer(tx, timer, now, &self.config, &mut self.out)
+                        server_invite::on_timer(tx, timer, due, &self.config, &mut self.out)
                     }
                     Kind::ServerNonInvite => {
-                        server_non_invite::on_timer(tx, timer, now, &self.config, &mut self.out)
+                        server_non_invite::on_timer(tx, timer, due, &self.config, &mut self.out)
                     }
                 }
                 if tx.state == State::Terminated {

@@ -84,13 +84,14 @@ impl TimerTable {
         self.data.iter().flatten().min().copied()
     }
 
-    /// Timers due at `now`, stopped as they are returned, earliest first.
-    pub(crate) fn take_expired(&mut self, now: Instant) -> Option<Timer> {
-        let (t, _) = Timer::VALUES
+    /// The earliest timer due at `now`, with the instant it was due, stopped
+    /// as it is returned.
+    pub(crate) fn take_expired(&mut self, now: Instant) -> Option<(Timer, Instant)> {
+        let (t, at) = Timer::VALUES
             .iter()
             .filter_map(|&t| self.get(t).filter(|&at| at <= now).map(|at| (t, at)))
             .min_by_key(|&(_, at)| at)?;
         self.stop(t);
-        Some(t)
+        Some((t, at))
     }
 }

@@ -454,3 +454,30 @@ fn invite_client_timer_c_after_provisional() {
         assert_eq!(h.table.stats().timeouts, 1);
     }
 }
+
+#[test]
+fn late_wake_ups_do_not_drift_the_schedule() {
+    // A driver whose timer fires 3 ms late every time (as a real runtime
+    // does): the deadlines asked for stay on the RFC schedule, and the
+    // eleventh copy still goes out before Timer F.
+    let mut h = Harness::new(Config::default());
+    h.table
+        .send_request(h.now, request("OPTIONS", "z9hG4bK1"), "peer", false)
+        .unwrap();
+    let mut deadlines = Vec::new();
+    h.drain();
+    while let Some(at) = h.table.poll_timeout() {
+        deadlines.push(at - h.t0);
+        h.now = at + ms(3);
+        h.table.handle_timeout(h.now);
+        h.drain();
+    }
+    let expect: Vec<_> = [
+        500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500, 32000,
+    ]
+    .iter()
+    .map(|&t| ms(t))
+    .collect();
+    assert_eq!(deadlines, expect);
+    assert_eq!(h.sent.len(), 11);
+}

@@ -323,6 +323,34 @@ impl TransportLayer {
         conn.write(inner, msg.to_bytes(), true).await
     }
 
+    /// Sends bytes already serialized (e.g. a transaction's [`Transmit`]),
+    /// as they are: no switch from UDP to TCP here, for the sender decided
+    /// the transport when it built the message's Via (RFC 3261 §18.1.1).
+    ///
+    /// [`Transmit`]: https://docs.rs/sipline-transaction
+    pub async fn send_bytes(&self, dest: &Destination, data: Bytes) -> Result<(), SendError> {
+        let inner = &self.inner;
+        if let Some(id) = dest.connection {
+            if let Some(conn) = inner.conns.get(id) {
+                match conn.write(inner, data.clone(), true).await {
+                    Err(SendError::ConnectionClosed { .. }) => {}
+                    other => return other,
+                }
+            }
+        }
+        match dest.transport {
+            Transport::Udp => udp::send(inner, dest.addr, dest.local, &data).await,
+            Transport::Sctp => Err(SendError::Unsupported(Transport::Sctp)),
+            t => {
+                let conn = match inner.conns.find(t, dest.addr) {
+                    Some(c) => c,
+                    None => tcp::open(inner, t, dest.addr, dest.server_name.as_deref()).await?,
+                };
+                conn.write(inner, data, true).await
+            }
+        }
+    }
+
     /// Sends a response; the same as [`TransportLayer::send`] (the
     /// destination comes from [`response_destination`]).
     pub async fn send_response(&self, dest: &Destination, msg: &Message) -> Result<(), SendError> {

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod client;
 mod cmd;
 
 /// SIP registrar, proxy, redirect server and user agent.
@@ -21,11 +22,20 @@ enum Command {
     /// Exits 0 if the message parses, 1 if it is malformed (the reason is
     /// printed with its line and column), 2 on usage or I/O errors.
     Parse(cmd::parse::Args),
+    /// Send an OPTIONS request and print the answer (status, Allow, Supported, Server).
+    ///
+    /// Finds the server by RFC 3263 (NAPTR, SRV, A/AAAA), retransmits as
+    /// the transaction layer says, fails over to the next server on
+    /// timeout, transport error or 503. Exits 0 on 2xx, 1 on another final
+    /// response, 2 on usage errors, 3 when no response came (408), 4 on DNS
+    /// or transport errors.
+    Options(cmd::options::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => cmd::parse::run(&args),
+        Command::Options(args) => cmd::options::run(&args),
     }
 }
