@@ -11,7 +11,11 @@ use crate::{
 };
 use sipline_message::{Bytes, Message, Method};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+/// Hash maps keyed by message fields use foldhash, seeded per process, so
+/// that keys chosen by peers cannot be made to collide on purpose.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::time::Instant;
 
 /// What became of a received request.
@@ -100,7 +104,8 @@ pub struct Stats {
 /// transaction and hands it back with every [`Transmit`].
 pub struct Transactions<A> {
     config: Config,
-    txs: HashMap<TransactionId, Tx<A>>,
+    /// Boxed: the map moves only pointers when it grows.
+    txs: HashMap<TransactionId, Box<Tx<A>>>,
     client_keys: HashMap<ClientKey, TransactionId>,
     server_keys: HashMap<ServerKey, TransactionId>,
     merge_keys: HashMap<MergeKey, TransactionId>,
@@ -115,10 +120,10 @@ impl<A: Clone> Transactions<A> {
     pub fn new(config: Config) -> Self {
         Self {
             config,
-            txs: HashMap::new(),
-            client_keys: HashMap::new(),
-            server_keys: HashMap::new(),
-            merge_keys: HashMap::new(),
+            txs: HashMap::default(),
+            client_keys: HashMap::default(),
+            server_keys: HashMap::default(),
+            merge_keys: HashMap::default(),
             heap: BinaryHeap::new(),
             next_id: 0,
             out: Out::default(),
@@ -181,9 +186,6 @@ impl<A: Clone> Transactions<A> {
             final_to_tag: None,
             timer_c_fired: false,
             scheduled: None,
-            client_key: None,
-            server_key: None,
-            merge_key: None,
         }
     }
 
@@ -221,8 +223,7 @@ impl<A: Clone> Transactions<A> {
             _ => client_non_invite::start(&mut tx, now, &self.config, &mut self.out),
         }
         let id = tx.id;
-        self.client_keys.insert(key.clone(), id);
-        tx.client_key = Some(key);
+        self.client_keys.insert(key, id);
         self.stats.client_created += 1;
         self.insert(tx);
         Ok(id)
@@ -305,11 +306,9 @@ impl<A: Clone> Transactions<A> {
             _ => server_non_invite::start(&mut tx, now, &self.config),
         }
         let id = tx.id;
-        self.server_keys.insert(key.clone(), id);
-        tx.server_key = Some(key);
+        self.server_keys.insert(key, id);
         if let Some(m) = merge {
-            self.merge_keys.entry(m.clone()).or_insert(id);
-            tx.merge_key = Some(m);
+            self.merge_keys.entry(m).or_insert(id);
         }
         self.stats.server_created += 1;
         self.insert(tx);
@@ -475,7 +474,7 @@ impl<A: Clone> Transactions<A> {
 
     fn insert(&mut self, tx: Tx<A>) {
         let id = tx.id;
-        self.txs.insert(id, tx);
+        self.txs.insert(id, Box::new(tx));
         self.settle(id);
     }
 
@@ -501,19 +500,27 @@ impl<A: Clone> Transactions<A> {
         let Some(tx) = self.txs.remove(&id) else {
             return;
         };
-        if let Some(k) = &tx.client_key {
-            if self.client_keys.get(k) == Some(&id) {
-                self.client_keys.remove(k);
+        // The keys are not kept with the transaction: they are derived again
+        // from its request, which saves their memory while it lives.
+        match tx.kind {
+            Kind::ClientInvite | Kind::ClientNonInvite => {
+                if let Some(k) = ClientKey::of(&tx.request) {
+                    if self.client_keys.get(&k) == Some(&id) {
+                        self.client_keys.remove(&k);
+                    }
+                }
             }
-        }
-        if let Some(k) = &tx.server_key {
-            if self.server_keys.get(k) == Some(&id) {
-                self.server_keys.remove(k);
-            }
-        }
-        if let Some(k) = &tx.merge_key {
-            if self.merge_keys.get(k) == Some(&id) {
-                self.merge_keys.remove(k);
+            Kind::ServerInvite | Kind::ServerNonInvite => {
+                if let Some(k) = ServerKey::of(&tx.request, None) {
+                    if self.server_keys.get(&k) == Some(&id) {
+                        self.server_keys.remove(&k);
+                    }
+                }
+                if let Some(k) = MergeKey::of(&tx.request) {
+                    if self.merge_keys.get(&k) == Some(&id) {
+                        self.merge_keys.remove(&k);
+                    }
+                }
             }
         }
         self.out.events.push_back(Event::Terminated {

@@ -62,9 +62,6 @@ pub(crate) struct Tx<A> {
     pub(crate) timer_c_fired: bool,
     /// The instant this transaction has in the table's timer heap.
     pub(crate) scheduled: Option<Instant>,
-    pub(crate) client_key: Option<crate::key::ClientKey>,
-    pub(crate) server_key: Option<crate::key::ServerKey>,
-    pub(crate) merge_key: Option<crate::key::MergeKey>,
 }
 
 /// What the state machines produce, drained through the table's `poll_*`.
