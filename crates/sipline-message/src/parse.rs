@@ -66,7 +66,8 @@ pub fn parse(input: Bytes, opts: &ParseOptions) -> Result<Parsed, ParseError> {
         .ok_or(ParseError::new(ErrorKind::Empty, bytes.len()))?;
 
     // Pass 1: where the lines are, up to the empty line that ends the head.
-    let split = split_lines(bytes, start, opts)?;
+    let split = split_lines(bytes, start, opts, true)?
+        .ok_or(ParseError::new(ErrorKind::Incomplete, bytes.len()))?;
     let (head_end, body_start) = (split.head_end, split.body_start);
     if body_start > opts.max_message_size {
         return err(ErrorKind::MessageTooLarge, opts.max_message_size);
@@ -195,10 +196,16 @@ struct SplitLines {
 }
 
 /// One pass over the newlines of the input, up to the empty line that ends
-/// the head, recording where each line is.
-fn split_lines(bytes: &[u8], start: usize, opts: &ParseOptions) -> Result<SplitLines, ParseError> {
+/// the head, recording where each line is (if `record`). `None` if the head
+/// is not complete in `bytes`; an error if a line or the head is over the limits.
+fn split_lines(
+    bytes: &[u8],
+    start: usize,
+    opts: &ParseOptions,
+    record: bool,
+) -> Result<Option<SplitLines>, ParseError> {
     let mut split = SplitLines {
-        lines: Vec::with_capacity(24),
+        lines: Vec::with_capacity(if record { 24 } else { 0 }),
         head_end: 0,
         body_start: 0,
         crlf: 0,
@@ -216,7 +223,7 @@ fn split_lines(bytes: &[u8], start: usize, opts: &ParseOptions) -> Result<SplitL
             // the empty line: the head ends after the previous line's line end
             split.head_end = line_start;
             split.body_start = nl + 1;
-            return Ok(split);
+            return Ok(Some(split));
         }
         if cr {
             split.crlf += 1;
@@ -224,7 +231,9 @@ fn split_lines(bytes: &[u8], start: usize, opts: &ParseOptions) -> Result<SplitL
             split.lf += 1;
         }
         // offsets fit: the input is limited far below 4 GiB by the check below
-        split.lines.push((line_start as u32, end as u32));
+        if record {
+            split.lines.push((line_start as u32, end as u32));
+        }
         line_start = nl + 1;
         if line_start - start > opts.max_message_size {
             return Err(ParseError::new(
@@ -242,7 +251,7 @@ fn split_lines(bytes: &[u8], start: usize, opts: &ParseOptions) -> Result<SplitL
             opts.max_message_size,
         ));
     }
-    Err(ParseError::new(ErrorKind::Incomplete, bytes.len()))
+    Ok(None)
 }
 
 /// Removes SP and HT at both ends.
@@ -355,46 +364,6 @@ fn check_controls(line: &str, at: usize) -> Result<(), ParseError> {
         i += 1;
     }
     Ok(())
-}
-
-/// Finds the empty line that ends the head. Returns the end of the last
-/// header line (after its line end) and where the body starts, or
-/// `None` if the head is not complete in `bytes`.
-fn find_head_end(
-    bytes: &[u8],
-    start: usize,
-    opts: &ParseOptions,
-) -> Result<Option<(usize, usize)>, ParseError> {
-    let mut line_start = start;
-    for nl in memchr::memchr_iter(b'\n', &bytes[start..]) {
-        let nl = start + nl;
-        if nl - line_start > opts.max_line_length {
-            return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
-        }
-        let line_len = nl - line_start;
-        let is_empty = line_len == 0 || (line_len == 1 && bytes[line_start] == b'\r');
-        if is_empty && line_start > start {
-            // the head ends after the previous line's line end
-            return Ok(Some((line_start, nl + 1)));
-        }
-        line_start = nl + 1;
-        if line_start - start > opts.max_message_size {
-            return Err(ParseError::new(
-                ErrorKind::MessageTooLarge,
-                opts.max_message_size,
-            ));
-        }
-    }
-    if bytes.len() - line_start > opts.max_line_length {
-        return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
-    }
-    if bytes.len() - start > opts.max_message_size {
-        return Err(ParseError::new(
-            ErrorKind::MessageTooLarge,
-            opts.max_message_size,
-        ));
-    }
-    Ok(None)
 }
 
 fn parse_version(s: &str, at: usize) -> Result<Version, ParseError> {
@@ -527,9 +496,10 @@ pub fn frame(buf: &[u8], opts: &ParseOptions) -> Result<Frame, ParseError> {
     if crlfs > 0 {
         return Ok(Frame::Keepalive(crlfs));
     }
-    let Some((head_end, body_start)) = find_head_end(buf, 0, opts)? else {
+    let Some(split) = split_lines(buf, 0, opts, false)? else {
         return Ok(Frame::Incomplete);
     };
+    let (head_end, body_start) = (split.head_end, split.body_start);
     let cl = find_content_length(&buf[..head_end])?
         .ok_or(ParseError::new(ErrorKind::MissingContentLength, head_end))?;
     let total = body_start.saturating_add(cl as usize);
