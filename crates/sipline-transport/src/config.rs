@@ -63,6 +63,11 @@ pub struct TlsClientConfig {
 }
 
 /// Keep-alive behaviour on connections.
+///
+/// The CRLF keep-alive of RFC 5626 §3.5.1 and §4.4.1: the client sends a
+/// double-CRLF "ping", the server answers a single-CRLF "pong". The server
+/// side ([`KeepaliveConfig::answer_crlf_ping`]) is on by default; the client
+/// side ([`KeepaliveConfig::ping_interval`]) is off by default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeepaliveConfig {
     /// Answer a CRLFCRLF "ping" on a stream or WebSocket connection with a
@@ -71,6 +76,28 @@ pub struct KeepaliveConfig {
     /// Turn on TCP keep-alive (SO_KEEPALIVE) with this idle time on every
     /// TCP, TLS, WS and WSS connection. Default none.
     pub tcp_keepalive: Option<Duration>,
+    /// Send CRLFCRLF pings on connections this layer opened (outbound TCP,
+    /// TLS, WS and WSS; not on accepted ones), RFC 5626 §4.4.1. This is the
+    /// upper bound of the interval: each wait is drawn at random between 80%
+    /// and 100% of it, anew for every ping ("the lower bound is 20% less
+    /// then the upper bound"). The RFC recommends 120 s
+    /// ([`KeepaliveConfig::RECOMMENDED_PING_INTERVAL`], so 96–120 s), or
+    /// 840 s where battery power is a concern. Over WS and WSS the ping is a
+    /// text frame holding CRLFCRLF (RFC 7118 §6 allows the RFC 5626 CRLF
+    /// keep-alive there). Default none (no pings).
+    pub ping_interval: Option<Duration>,
+    /// How long to wait for the CRLF pong after a ping before the connection
+    /// is treated as failed: it is closed and reported with
+    /// [`crate::CloseReason::KeepaliveTimeout`]. Only a CRLF counts as a pong
+    /// (other data received meanwhile does not). Default 10 s, as RFC 5626
+    /// §4.4.1 requires.
+    pub pong_timeout: Duration,
+}
+
+impl KeepaliveConfig {
+    /// The ping interval upper bound RFC 5626 §4.4.1 recommends "where
+    /// battery power is not a concern": 120 s.
+    pub const RECOMMENDED_PING_INTERVAL: Duration = Duration::from_secs(120);
 }
 
 impl Default for KeepaliveConfig {
@@ -78,6 +105,8 @@ impl Default for KeepaliveConfig {
         Self {
             answer_crlf_ping: true,
             tcp_keepalive: None,
+            ping_interval: None,
+            pong_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -59,6 +59,10 @@ pub enum CloseReason {
     Error(String),
     /// Closed by [`crate::TransportLayer::close_connection`] or shutdown.
     Local,
+    /// No CRLF pong came within [`crate::KeepaliveConfig::pong_timeout`]
+    /// of a CRLFCRLF ping (RFC 5626 §4.4.1: "the client MUST treat the flow
+    /// as failed").
+    KeepaliveTimeout,
 }
 
 /// Anything a connection can run over: TCP, TLS over TCP.
@@ -353,35 +357,125 @@ enum Wake<T> {
     Cancelled,
 }
 
-/// Waits for `read` (cancel-safe), the idle timer or cancellation.
+/// Waits for `read` (cancel-safe), the idle timer, the keep-alive timer
+/// (`Again` when it fires) or cancellation.
 async fn wait<T>(
     inner: &Inner,
     conn: &Conn,
+    pinger: Option<&Pinger>,
     read: impl std::future::Future<Output = T>,
 ) -> Wake<T> {
     let Some(left) = conn.idle_left(inner) else {
         return Wake::Idle;
     };
+    let keepalive = async {
+        match pinger {
+            Some(p) => tokio::time::sleep_until(p.at).await,
+            None => std::future::pending().await,
+        }
+    };
+    // Biased: data already received is taken before a timer that fired
+    // meanwhile, so a pong that came in time counts (RFC 5626 §4.4.1). The
+    // timers are checked anyway before each wait (`Pinger::tick`, and the
+    // idle time is reset by reading).
     tokio::select! {
+        biased;
+        () = conn.cancel.cancelled() => Wake::Cancelled,
         r = read => Wake::Read(r),
         () = tokio::time::sleep(left) => {
             if conn.idle_left(inner).is_none() { Wake::Idle } else { Wake::Again }
         }
-        () = conn.cancel.cancelled() => Wake::Cancelled,
+        () = keepalive => Wake::Again,
     }
 }
 
 const PING: &[u8] = b"\r\n\r\n";
 const PONG: &[u8] = b"\r\n";
 
+/// The client side of the CRLF keep-alive (RFC 5626 §3.5.1, §4.4.1), run
+/// by the read loop of a connection this layer opened: a ping every
+/// 80–100% of `ping_interval`, then a pong is due within `pong_timeout`.
+struct Pinger {
+    interval: Duration,
+    pong_timeout: Duration,
+    /// When the next ping is due, or, while a pong is awaited, when it is late.
+    at: tokio::time::Instant,
+    awaiting_pong: bool,
+}
+
+impl Pinger {
+    /// A pinger for `conn`, if it is outbound and pings are configured.
+    fn new(inner: &Inner, conn: &Conn) -> Option<Pinger> {
+        let ka = &inner.config.keepalive;
+        let interval = ka.ping_interval.filter(|_| !conn.inbound)?;
+        Some(Pinger {
+            interval,
+            pong_timeout: ka.pong_timeout,
+            at: tokio::time::Instant::now() + jittered(interval),
+            awaiting_pong: false,
+        })
+    }
+
+    /// A pong came: schedule the next ping.
+    fn pong(&mut self) {
+        if self.awaiting_pong {
+            self.awaiting_pong = false;
+            self.at = tokio::time::Instant::now() + jittered(self.interval);
+        }
+    }
+
+    /// Sends the ping if it is due, or fails the flow if the pong is late.
+    /// Called after the received data has been processed, so a pong that
+    /// came with it counts ("immediately after processing any incoming
+    /// message being received when that 10 seconds expires", §4.4.1).
+    async fn tick(&mut self, inner: &Inner, conn: &Conn) -> Result<(), CloseReason> {
+        if tokio::time::Instant::now() < self.at {
+            return Ok(());
+        }
+        if self.awaiting_pong {
+            return Err(CloseReason::KeepaliveTimeout);
+        }
+        // `write` holds the writer for a whole message, so the ping goes
+        // between messages (§4.4.1).
+        if conn
+            .write(inner, Bytes::from_static(PING), false)
+            .await
+            .is_err()
+        {
+            return Err(CloseReason::Error("writing ping failed".into()));
+        }
+        self.awaiting_pong = true;
+        self.at = tokio::time::Instant::now() + self.pong_timeout;
+        Ok(())
+    }
+}
+
+/// `upper` times a random factor between 0.8 and 1 (RFC 5626 §4.4.1: a
+/// random number between the upper bound and a lower bound 20% less, new for
+/// each ping). Not cryptographic: `RandomState` is seeded anew on each call.
+fn jittered(upper: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let unit = (h.finish() >> 11) as f64 / (1u64 << 53) as f64; // in [0, 1)
+    upper.mul_f64(0.8 + 0.2 * unit)
+}
+
 /// Reads a TCP or TLS connection: frames messages by Content-Length (RFC
 /// 3261 §18.3) with [`frame`], answers CRLFCRLF pings (RFC 5626 §3.5.1),
 /// skips lone CRLFs (RFC 3261 §7.5), and never holds more than
-/// `max_message_size` bytes.
+/// `max_message_size` bytes. On an outbound connection with pings on, it
+/// also sends the pings and takes a lone CRLF while one is awaited as the
+/// pong.
 async fn stream_loop(inner: &Inner, conn: &Conn, mut rd: ReadHalf<BoxIo>) -> CloseReason {
     let opts = inner.parse_options(Transport::Tcp);
     let max = inner.config.max_message_size;
     let counters = inner.counters.of(conn.transport);
+    let mut pinger = Pinger::new(inner, conn);
     let mut buf = BytesMut::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
@@ -405,10 +499,19 @@ async fn stream_loop(inner: &Inner, conn: &Conn, mut rd: ReadHalf<BoxIo>) -> Clo
                         at += 4;
                         pings += 1;
                     }
-                    // Keep a tail that may be the start of a ping split across
-                    // reads; drop lone CRLFs before a message.
-                    if at < n && !(n == buf.len() && PING.starts_with(&buf[at..n])) {
-                        at = n;
+                    match pinger.as_mut() {
+                        // The CRLF left after whole pings is our pong.
+                        Some(p) if p.awaiting_pong && buf[at..n].starts_with(PONG) => {
+                            p.pong();
+                            at = n;
+                        }
+                        // Keep a tail that may be the start of a ping (or
+                        // pong) split across reads; drop lone CRLFs before a
+                        // message.
+                        _ if at < n && !(n == buf.len() && PING.starts_with(&buf[at..n])) => {
+                            at = n;
+                        }
+                        _ => {}
                     }
                     let _ = buf.split_to(at);
                     if inner.config.keepalive.answer_crlf_ping {
@@ -438,8 +541,13 @@ async fn stream_loop(inner: &Inner, conn: &Conn, mut rd: ReadHalf<BoxIo>) -> Clo
                 Err(e) => return framing_failed(inner, conn, &buf, e).await,
             }
         }
+        if let Some(p) = pinger.as_mut() {
+            if let Err(reason) = p.tick(inner, conn).await {
+                return reason;
+            }
+        }
         let room = (max - buf.len()).min(chunk.len());
-        let n = match wait(inner, conn, rd.read(&mut chunk[..room])).await {
+        let n = match wait(inner, conn, pinger.as_ref(), rd.read(&mut chunk[..room])).await {
             Wake::Read(Ok(0)) => return CloseReason::PeerClosed,
             Wake::Read(Ok(n)) => n,
             Wake::Read(Err(e)) => return CloseReason::Error(e.to_string()),
@@ -464,11 +572,18 @@ async fn framing_failed(inner: &Inner, conn: &Conn, buf: &[u8], e: ParseError) -
 }
 
 /// Reads a WS or WSS connection: one SIP message per WebSocket message
-/// (RFC 7118 §5), text or binary (§4.2).
+/// (RFC 7118 §5), text or binary (§4.2). CRLF keep-alives as [`stream_loop`]
+/// does, a ping or pong being a whole WebSocket message.
 async fn ws_loop(inner: &Inner, conn: &Conn, mut rd: SplitStream<WsStream>) -> CloseReason {
     let counters = inner.counters.of(conn.transport);
+    let mut pinger = Pinger::new(inner, conn);
     loop {
-        let msg = match wait(inner, conn, rd.next()).await {
+        if let Some(p) = pinger.as_mut() {
+            if let Err(reason) = p.tick(inner, conn).await {
+                return reason;
+            }
+        }
+        let msg = match wait(inner, conn, pinger.as_ref(), rd.next()).await {
             Wake::Read(None) => return CloseReason::PeerClosed,
             Wake::Read(Some(Err(e))) => {
                 return match e {
@@ -498,6 +613,9 @@ async fn ws_loop(inner: &Inner, conn: &Conn, mut rd: SplitStream<WsStream>) -> C
             if ping && inner.config.keepalive.answer_crlf_ping {
                 let _ = conn.write(inner, Bytes::from_static(PONG), false).await;
             }
+            if let Some(p) = pinger.as_mut().filter(|_| !ping && raw.starts_with(PONG)) {
+                p.pong();
+            }
             continue;
         }
         let reply = inner
@@ -506,5 +624,21 @@ async fn ws_loop(inner: &Inner, conn: &Conn, mut rd: SplitStream<WsStream>) -> C
         if let Some(reply) = reply {
             let _ = conn.write(inner, reply, true).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_intervals_are_80_to_100_percent_and_vary() {
+        let upper = Duration::from_secs(120);
+        let draws: Vec<_> = (0..200).map(|_| jittered(upper)).collect();
+        for d in &draws {
+            assert!(*d >= Duration::from_secs(96) && *d <= upper, "{d:?}");
+        }
+        let (lo, hi) = (draws.iter().min().unwrap(), draws.iter().max().unwrap());
+        assert!(*hi - *lo > Duration::from_secs(10), "{lo:?}..{hi:?}");
     }
 }

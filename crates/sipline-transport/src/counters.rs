@@ -9,8 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct TransportCounters {
     /// Messages received and passed up (after parsing).
     pub messages_in: u64,
-    /// Messages sent (400 replies from the transport included).
+    /// Messages sent (400 replies from the transport included,
+    /// retransmissions included).
     pub messages_out: u64,
+    /// Of `messages_out`, those the sender marked as retransmissions with
+    /// [`crate::TransportLayer::send_transmit`].
+    pub retransmissions_out: u64,
     /// Bytes received (keep-alives included).
     pub bytes_in: u64,
     /// Bytes sent (keep-alives included).
@@ -41,6 +45,7 @@ impl CountersSnapshot {
 pub(crate) struct Atomic {
     pub(crate) messages_in: AtomicU64,
     pub(crate) messages_out: AtomicU64,
+    pub(crate) retransmissions_out: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
     pub(crate) parse_errors: AtomicU64,
@@ -65,6 +70,7 @@ impl Atomic {
         TransportCounters {
             messages_in: r(&self.messages_in),
             messages_out: r(&self.messages_out),
+            retransmissions_out: r(&self.retransmissions_out),
             bytes_in: r(&self.bytes_in),
             bytes_out: r(&self.bytes_out),
             parse_errors: r(&self.parse_errors),

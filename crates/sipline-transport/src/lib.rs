@@ -11,6 +11,11 @@
 //! reported as [`TransportEvent`]s ([`TransportLayer::subscribe`]) so the
 //! transaction layer can fail the transactions that used them (§17.1.4).
 //!
+//! The CRLF keep-alive of RFC 5626 §3.5.1 and §4.4.1 is answered on every
+//! connection and, with [`KeepaliveConfig::ping_interval`], sent on the
+//! connections the layer opens; a missing pong closes the connection with
+//! [`CloseReason::KeepaliveTimeout`].
+//!
 //! SCTP (RFC 4168) is not implemented: see the README.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -329,24 +334,49 @@ impl TransportLayer {
     ///
     /// [`Transmit`]: https://docs.rs/sipline-transaction
     pub async fn send_bytes(&self, dest: &Destination, data: Bytes) -> Result<(), SendError> {
+        self.send_raw(dest, data).await.map(|_| ())
+    }
+
+    /// Like [`TransportLayer::send_bytes`], saying whether `data` is a
+    /// retransmission (a transaction's `Transmit::retransmission`); those
+    /// are counted in [`TransportCounters::retransmissions_out`] of the
+    /// transport they went over, besides `messages_out`.
+    pub async fn send_transmit(
+        &self,
+        dest: &Destination,
+        data: Bytes,
+        retransmission: bool,
+    ) -> Result<(), SendError> {
+        let used = self.send_raw(dest, data).await?;
+        if retransmission {
+            let c = self.inner.counters.of(used);
+            counters::Atomic::add(&c.retransmissions_out, 1);
+        }
+        Ok(())
+    }
+
+    /// Sends `data` as it is; returns the transport it went over.
+    async fn send_raw(&self, dest: &Destination, data: Bytes) -> Result<Transport, SendError> {
         let inner = &self.inner;
         if let Some(id) = dest.connection {
             if let Some(conn) = inner.conns.get(id) {
                 match conn.write(inner, data.clone(), true).await {
                     Err(SendError::ConnectionClosed { .. }) => {}
-                    other => return other,
+                    other => return other.map(|()| conn.transport),
                 }
             }
         }
         match dest.transport {
-            Transport::Udp => udp::send(inner, dest.addr, dest.local, &data).await,
+            Transport::Udp => udp::send(inner, dest.addr, dest.local, &data)
+                .await
+                .map(|()| Transport::Udp),
             Transport::Sctp => Err(SendError::Unsupported(Transport::Sctp)),
             t => {
                 let conn = match inner.conns.find(t, dest.addr) {
                     Some(c) => c,
                     None => tcp::open(inner, t, dest.addr, dest.server_name.as_deref()).await?,
                 };
-                conn.write(inner, data, true).await
+                conn.write(inner, data, true).await.map(|()| t)
             }
         }
     }

@@ -782,3 +782,229 @@ async fn dropping_the_layer_stops_it() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+// ---------------------------------------------------------------- keep-alive (RFC 5626 §4.4.1)
+
+/// A layer that pings on the connections it opens.
+fn pinging(mut cfg: TransportConfig, interval_ms: u64, pong_timeout_ms: u64) -> TransportConfig {
+    cfg.keepalive.ping_interval = Some(Duration::from_millis(interval_ms));
+    cfg.keepalive.pong_timeout = Duration::from_millis(pong_timeout_ms);
+    cfg
+}
+
+/// Reads exactly `n` bytes.
+async fn read_n(s: &mut (impl AsyncReadExt + Unpin), n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    timeout(T, s.read_exact(&mut buf)).await.unwrap().unwrap();
+    buf
+}
+
+/// A client layer that pings every 160–200 ms, connected to a bare TCP
+/// server that has read the first request: (client, its incoming channel,
+/// its events, the server's end).
+async fn pinging_client_and_bare_server() -> (
+    TransportLayer,
+    mpsc::Receiver<Incoming>,
+    broadcast::Receiver<TransportEvent>,
+    TcpStream,
+) {
+    let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (client, crx) = start(pinging(config(&[]), 200, 300));
+    let events = client.subscribe();
+    let req = request("OPTIONS", "TCP client.invalid", "z9hG4bKka1", "");
+    client
+        .send(
+            &Destination::new(Transport::Tcp, bare.local_addr().unwrap()),
+            &req,
+        )
+        .await
+        .unwrap();
+    let (mut s, _) = timeout(T, bare.accept()).await.unwrap().unwrap();
+    read_until(&mut s, "Content-Length: 0\r\n\r\n").await;
+    (client, crx, events, s)
+}
+
+#[tokio::test]
+async fn outbound_tcp_pings_and_pongs_keep_it_open() {
+    let (client, mut crx, mut events, mut s) = pinging_client_and_bare_server().await;
+    let mut last = std::time::Instant::now();
+    for round in 0..3 {
+        assert_eq!(read_n(&mut s, 4).await, b"\r\n\r\n", "ping {round}");
+        // 80–100% of the interval after the request or the previous pong
+        let waited = last.elapsed();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert!(waited < Duration::from_millis(1000), "{waited:?}");
+        match round {
+            // a pong split across two writes
+            0 => {
+                s.write_all(b"\r").await.unwrap();
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                s.write_all(b"\n").await.unwrap();
+            }
+            // a pong right before a message: both are taken
+            1 => {
+                let resp = "SIP/2.0 200 OK\r\n\
+                    Via: SIP/2.0/TCP client.invalid;branch=z9hG4bKka1\r\n\
+                    From: <sip:alice@example.com>;tag=a1\r\n\
+                    To: <sip:bob@example.com>;tag=b1\r\n\
+                    Call-ID: z9hG4bKka1@test\r\n\
+                    CSeq: 1 OPTIONS\r\n\
+                    Content-Length: 0\r\n\r\n";
+                s.write_all(format!("\r\n{resp}").as_bytes()).await.unwrap();
+                let inc = recv(&mut crx).await;
+                assert_eq!(inc.message.branch(), Some("z9hG4bKka1"));
+            }
+            _ => s.write_all(b"\r\n").await.unwrap(),
+        }
+        last = std::time::Instant::now();
+    }
+    // still open: well past the 300 ms pong timeout of the first ping
+    assert_eq!(client.connections().len(), 1);
+    assert_no_close(&mut events);
+    let c = client.counters().get(Transport::Tcp);
+    assert_eq!((c.messages_out, c.messages_in, c.parse_errors), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn outbound_tcp_silent_peer_closes_with_keepalive_timeout() {
+    let (client, _crx, mut events, mut s) = pinging_client_and_bare_server().await;
+    assert_eq!(read_n(&mut s, 4).await, b"\r\n\r\n");
+    let pinged = std::time::Instant::now();
+    // no pong; other data is not a pong either
+    s.write_all(b"X").await.unwrap();
+    assert_eq!(
+        closed_event(&mut events).await,
+        CloseReason::KeepaliveTimeout
+    );
+    let waited = pinged.elapsed();
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    assert!(expect_eof(&mut s).await.is_empty());
+    assert!(client.connections().is_empty());
+    assert_eq!(client.counters().get(Transport::Tcp).connections_open, 0);
+}
+
+#[tokio::test]
+async fn accepted_connections_are_not_pinged() {
+    let (server, mut srx) = start(pinging(
+        config(&[(Transport::Tcp, "127.0.0.1:0")]),
+        100,
+        100,
+    ));
+    let mut s = TcpStream::connect(server.listener(Transport::Tcp).unwrap())
+        .await
+        .unwrap();
+    s.write_all(request_text("OPTIONS", "TCP 127.0.0.1", "z9hG4bKin", "").as_bytes())
+        .await
+        .unwrap();
+    recv(&mut srx).await;
+    let mut one = [0u8; 1];
+    assert!(timeout(Duration::from_millis(400), s.read(&mut one))
+        .await
+        .is_err());
+    assert_eq!(server.connections().len(), 1);
+}
+
+/// No connection closed so far.
+fn assert_no_close(events: &mut broadcast::Receiver<TransportEvent>) {
+    while let Ok(e) = events.try_recv() {
+        assert!(matches!(e, TransportEvent::ConnectionOpened(_)), "{e:?}");
+    }
+}
+
+/// Layer to layer over `transport`: the client pings every 80–100 ms and
+/// waits 500 ms for a pong; the server answers (the default) or not.
+async fn pings_layer_to_layer(transport: Transport, answer: bool) {
+    let p = pki();
+    let mut server_cfg = tls_config(&p, &[(transport, "127.0.0.1:0")]);
+    server_cfg.keepalive.answer_crlf_ping = answer;
+    let (server, mut srx) = start(server_cfg);
+    let (client, _crx) = start(pinging(tls_config(&p, &[]), 100, 500));
+    let mut events = client.subscribe();
+    let mut dest = Destination::new(transport, server.listener(transport).unwrap());
+    dest.server_name = Some("localhost".into());
+    let req = request(
+        "OPTIONS",
+        &format!("{transport} client.invalid"),
+        "z9hG4bKl2l",
+        "",
+    );
+    client.send(&dest, &req).await.unwrap();
+    recv(&mut srx).await;
+    let sent = client.counters().get(transport).bytes_out;
+    if answer {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(client.connections().len(), 1);
+        assert_no_close(&mut events);
+        let c = client.counters().get(transport);
+        let pings = (c.bytes_out - sent) / 4;
+        assert!((2..=9).contains(&pings), "{pings} pings in 700 ms");
+        // every ping but perhaps the last was answered
+        assert!(c.bytes_in >= 2 * (pings - 1), "{c:?}");
+        assert_eq!(server.counters().get(transport).parse_errors, 0);
+    } else {
+        let started = std::time::Instant::now();
+        assert_eq!(
+            closed_event(&mut events).await,
+            CloseReason::KeepaliveTimeout
+        );
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(500), "{waited:?}");
+        assert_eq!(client.counters().get(transport).bytes_out, sent + 4);
+    }
+}
+
+#[tokio::test]
+async fn tls_pings_answered_keep_it_open() {
+    pings_layer_to_layer(Transport::Tls, true).await;
+}
+
+#[tokio::test]
+async fn tls_pings_unanswered_time_out() {
+    pings_layer_to_layer(Transport::Tls, false).await;
+}
+
+#[tokio::test]
+async fn ws_pings_answered_keep_it_open() {
+    pings_layer_to_layer(Transport::Ws, true).await;
+}
+
+#[tokio::test]
+async fn wss_pings_unanswered_time_out() {
+    pings_layer_to_layer(Transport::Wss, false).await;
+}
+
+// ---------------------------------------------------------------- counters
+
+#[tokio::test]
+async fn retransmissions_are_counted_per_transport() {
+    let (server, mut srx) = start(config(&[
+        (Transport::Udp, "127.0.0.1:0"),
+        (Transport::Tcp, "127.0.0.1:0"),
+    ]));
+    let (client, _crx) = start(config(&[(Transport::Udp, "127.0.0.1:0")]));
+    let raw = Bytes::from(request_text("OPTIONS", "UDP 127.0.0.1", "z9hG4bKrt", ""));
+    let udp = Destination::new(Transport::Udp, server.listener(Transport::Udp).unwrap());
+    client.send_bytes(&udp, raw.clone()).await.unwrap();
+    client
+        .send_transmit(&udp, raw.clone(), false)
+        .await
+        .unwrap();
+    client.send_transmit(&udp, raw.clone(), true).await.unwrap();
+    client.send_transmit(&udp, raw.clone(), true).await.unwrap();
+    let tcp = Destination::new(Transport::Tcp, server.listener(Transport::Tcp).unwrap());
+    client.send_transmit(&tcp, raw.clone(), true).await.unwrap();
+    for _ in 0..5 {
+        recv(&mut srx).await;
+    }
+    let u = client.counters().get(Transport::Udp);
+    assert_eq!((u.messages_out, u.retransmissions_out), (4, 2));
+    let t = client.counters().get(Transport::Tcp);
+    assert_eq!((t.messages_out, t.retransmissions_out), (1, 1));
+    // a failed send is not counted
+    let (udp_only, _rx) = start(config(&[]));
+    assert!(udp_only.send_transmit(&udp, raw, true).await.is_err());
+    assert_eq!(
+        udp_only.counters().get(Transport::Udp).retransmissions_out,
+        0
+    );
+}

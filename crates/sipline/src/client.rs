@@ -283,7 +283,10 @@ async fn attempt(
                     t.destination.addr
                 );
             }
-            if let Err(e) = layer.send_bytes(&t.destination, t.message).await {
+            if let Err(e) = layer
+                .send_transmit(&t.destination, t.message, t.retransmission)
+                .await
+            {
                 layer.shutdown();
                 return Err(Attempt::Transport(e.to_string()));
             }
