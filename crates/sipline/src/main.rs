@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod client;
 mod cmd;
+mod serve;
 
 /// SIP registrar, proxy, redirect server and user agent.
 #[derive(Parser)]
@@ -30,6 +31,11 @@ enum Command {
     /// response, 2 on usage errors, 3 when no response came (408), 4 on DNS
     /// or transport errors.
     Options(cmd::options::Args),
+    /// Run the registrar and proxy (or redirect server).
+    ///
+    /// With no arguments: UDP and TCP on 127.0.0.1:5060, a location store in
+    /// ./sipline-data, no users (open). See `--config` for everything else.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +43,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Parse(args) => cmd::parse::run(&args),
         Command::Options(args) => cmd::options::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

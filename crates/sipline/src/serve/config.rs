@@ -1,0 +1,522 @@
+//! `sipline serve` configuration: a TOML file, checked at start with errors
+//! that name the key, and the flags that override it for quick runs.
+
+use serde::Deserialize;
+use sipline_message::uri::Uri;
+use sipline_message::Transport;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole file. Every section and key is optional.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    #[serde(default)]
+    server: ServerSection,
+    tls: Option<TlsSection>,
+    #[serde(default)]
+    timers: TimersSection,
+    #[serde(default)]
+    limits: LimitsSection,
+    #[serde(default)]
+    registrar: RegistrarSection,
+    #[serde(default)]
+    auth: AuthSection,
+    #[serde(default)]
+    routes: Vec<RouteSection>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    listen: Option<Vec<String>>,
+    domains: Option<Vec<String>>,
+    data_dir: Option<PathBuf>,
+    mode: Option<String>,
+    record_route: Option<bool>,
+    forking: Option<String>,
+    server_header: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSection {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TimersSection {
+    t1_ms: Option<u64>,
+    t2_ms: Option<u64>,
+    t4_ms: Option<u64>,
+    timer_c_s: Option<u64>,
+    branch_timeout_s: Option<u64>,
+    shutdown_grace_s: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_message_size: Option<usize>,
+    max_connections: Option<usize>,
+    idle_timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RegistrarSection {
+    default_expires: Option<u32>,
+    min_expires: Option<u32>,
+    max_expires: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    realm: Option<String>,
+    users: Option<Vec<UserSection>>,
+    users_file: Option<PathBuf>,
+    nonce_lifetime_s: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct UserSection {
+    name: String,
+    password: Option<String>,
+    ha1_md5: Option<String>,
+    ha1_sha256: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    users: Vec<UserSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSection {
+    prefix: Option<String>,
+    domain: Option<String>,
+    next_hops: Vec<String>,
+    #[serde(default)]
+    permanent: bool,
+}
+
+/// A configuration error, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("config: {key}: {message}")]
+pub(crate) struct ConfigError {
+    key: String,
+    message: String,
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Proxy or redirect server (RFC 3261 §16, §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Proxy,
+    Redirect,
+}
+
+/// One address to listen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Listen {
+    pub(crate) transport: Transport,
+    pub(crate) addr: SocketAddr,
+}
+
+/// A user and what proves it is them.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) secret: sipline_auth::Credential,
+}
+
+/// A static route: requests whose user part starts with `prefix`, or whose
+/// domain is `domain`, go to the first of `next_hops` that answers.
+#[derive(Debug, Clone)]
+pub(crate) struct StaticRoute {
+    pub(crate) prefix: Option<String>,
+    pub(crate) domain: Option<String>,
+    pub(crate) next_hops: Vec<Uri>,
+    pub(crate) permanent: bool,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) listen: Vec<Listen>,
+    pub(crate) domains: Vec<String>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) mode: Mode,
+    pub(crate) record_route: bool,
+    pub(crate) sequential_forking: bool,
+    pub(crate) server_header: String,
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    pub(crate) t1: Duration,
+    pub(crate) t2: Duration,
+    pub(crate) t4: Duration,
+    pub(crate) timer_c: Duration,
+    pub(crate) branch_timeout: Option<Duration>,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) default_expires: u32,
+    pub(crate) min_expires: u32,
+    pub(crate) max_expires: u32,
+    pub(crate) realm: Option<String>,
+    pub(crate) users: Vec<User>,
+    pub(crate) nonce_lifetime: Duration,
+    pub(crate) routes: Vec<StaticRoute>,
+}
+
+/// Settings given as flags; they override the file.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    pub(crate) listen: Vec<String>,
+    pub(crate) domains: Vec<String>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) mode: Option<String>,
+    pub(crate) users: Vec<String>,
+}
+
+/// `udp:127.0.0.1:5060`, `tls:[::1]:5061` ...
+pub(crate) fn parse_listen(key: &str, s: &str) -> Result<Listen, ConfigError> {
+    let (t, addr) = s.split_once(':').ok_or_else(|| {
+        err(
+            key,
+            format!("{s:?}: expected TRANSPORT:ADDRESS:PORT, e.g. udp:127.0.0.1:5060"),
+        )
+    })?;
+    let transport = Transport::parse(t)
+        .filter(|t| *t != Transport::Sctp)
+        .ok_or_else(|| {
+            err(
+                key,
+                format!("{s:?}: unknown transport {t:?} (udp, tcp, tls, ws, wss)"),
+            )
+        })?;
+    let addr: SocketAddr = addr.parse().map_err(|_| {
+        err(
+            key,
+            format!("{s:?}: {addr:?} is not IP:PORT ([::1]:5060 for IPv6)"),
+        )
+    })?;
+    Ok(Listen { transport, addr })
+}
+
+fn hex_bytes<const N: usize>(key: &str, s: &str) -> Result<[u8; N], ConfigError> {
+    let bad = || err(key, format!("expected {} hex digits", N * 2));
+    if s.len() != N * 2 {
+        return Err(bad());
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(i * 2..i * 2 + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+fn user(key: &str, u: &UserSection, realm: &str) -> Result<User, ConfigError> {
+    if u.name.is_empty() {
+        return Err(err(format!("{key}.name"), "empty user name"));
+    }
+    let secret = match (&u.password, &u.ha1_md5, &u.ha1_sha256) {
+        (Some(p), None, None) => sipline_auth::Credential::Password(p.clone()),
+        (None, md5, sha) if md5.is_some() || sha.is_some() => {
+            let mut set = sipline_auth::Ha1Set::default();
+            if let Some(h) = md5 {
+                set.md5 = Some(hex_bytes::<16>(&format!("{key}.ha1_md5"), h)?);
+            }
+            if let Some(h) = sha {
+                set.sha256 = Some(hex_bytes::<32>(&format!("{key}.ha1_sha256"), h)?);
+            }
+            sipline_auth::Credential::Ha1(set)
+        }
+        (Some(_), _, _) => {
+            return Err(err(
+                key,
+                "give either password or ha1_md5/ha1_sha256, not both",
+            ))
+        }
+        _ => {
+            return Err(err(
+                key,
+                format!(
+                    "user {:?} needs a password or an HA1 (realm {realm:?})",
+                    u.name
+                ),
+            ))
+        }
+    };
+    Ok(User {
+        name: u.name.clone(),
+        secret,
+    })
+}
+
+impl Config {
+    /// Reads the file (if any), applies the flags, and checks everything.
+    pub(crate) fn load(file: Option<&std::path::Path>, o: &Overrides) -> Result<Self, ConfigError> {
+        let f: File = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| err(path.display().to_string(), e.to_string()))?;
+                toml::from_str(&text).map_err(|e| {
+                    let key = e
+                        .span()
+                        .map(|s| {
+                            let line = text[..s.start.min(text.len())].lines().count().max(1);
+                            format!("{} line {line}", path.display())
+                        })
+                        .unwrap_or_else(|| path.display().to_string());
+                    err(key, e.message().to_string())
+                })?
+            }
+            None => File::default(),
+        };
+        Self::from_file(f, o)
+    }
+
+    fn from_file(f: File, o: &Overrides) -> Result<Self, ConfigError> {
+        let listen_text: Vec<(String, String)> = if o.listen.is_empty() {
+            match &f.server.listen {
+                Some(l) => l
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("server.listen[{i}]"), s.clone()))
+                    .collect(),
+                None => vec![
+                    ("default".into(), "udp:127.0.0.1:5060".into()),
+                    ("default".into(), "tcp:127.0.0.1:5060".into()),
+                ],
+            }
+        } else {
+            o.listen
+                .iter()
+                .map(|s| ("--listen".to_string(), s.clone()))
+                .collect()
+        };
+        let listen = listen_text
+            .iter()
+            .map(|(k, s)| parse_listen(k, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if listen.is_empty() {
+            return Err(err("server.listen", "nothing to listen on"));
+        }
+        let tls = f.tls.map(|t| (t.cert, t.key));
+        if tls.is_none() && listen.iter().any(|l| l.transport.is_secure()) {
+            return Err(err("tls", "a tls or wss listener needs [tls] cert and key"));
+        }
+        if let Some((cert, key)) = &tls {
+            for (k, p) in [("tls.cert", cert), ("tls.key", key)] {
+                if !p.is_file() {
+                    return Err(err(k, format!("{} is not a readable file", p.display())));
+                }
+            }
+        }
+        let mut domains = f.server.domains.unwrap_or_default();
+        domains.extend(o.domains.iter().cloned());
+        for (i, d) in domains.iter().enumerate() {
+            if d.is_empty() || d.contains([' ', ':', '@', '/']) {
+                return Err(err(
+                    format!("server.domains[{i}]"),
+                    format!("{d:?} is not a domain name"),
+                ));
+            }
+        }
+        let mode = match o
+            .mode
+            .as_deref()
+            .or(f.server.mode.as_deref())
+            .unwrap_or("proxy")
+        {
+            "proxy" => Mode::Proxy,
+            "redirect" => Mode::Redirect,
+            m => {
+                return Err(err(
+                    "server.mode",
+                    format!("{m:?}: expected \"proxy\" or \"redirect\""),
+                ))
+            }
+        };
+        let sequential_forking = match f.server.forking.as_deref().unwrap_or("parallel") {
+            "parallel" => false,
+            "sequential" => true,
+            m => {
+                return Err(err(
+                    "server.forking",
+                    format!("{m:?}: expected \"parallel\" or \"sequential\""),
+                ))
+            }
+        };
+        let ms = |v: Option<u64>, d: u64| Duration::from_millis(v.unwrap_or(d));
+        let t1 = ms(f.timers.t1_ms, 500);
+        if t1.is_zero() {
+            return Err(err("timers.t1_ms", "must be above 0"));
+        }
+        let timer_c = Duration::from_secs(f.timers.timer_c_s.unwrap_or(181));
+        if timer_c <= Duration::from_secs(180) {
+            return Err(err(
+                "timers.timer_c_s",
+                "must be more than 180 (RFC 3261 §16.6 step 11)",
+            ));
+        }
+        let realm = f.auth.realm.clone().or_else(|| domains.first().cloned());
+        let realm_text = realm.clone().unwrap_or_else(|| "sipline".into());
+        let mut users = Vec::new();
+        for (i, u) in f.auth.users.iter().flatten().enumerate() {
+            users.push(user(&format!("auth.users[{i}]"), u, &realm_text)?);
+        }
+        if let Some(path) = &f.auth.users_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err("auth.users_file", format!("{}: {e}", path.display())))?;
+            let uf: UsersFile = toml::from_str(&text).map_err(|e| {
+                err(
+                    "auth.users_file",
+                    format!("{}: {}", path.display(), e.message()),
+                )
+            })?;
+            for (i, u) in uf.users.iter().enumerate() {
+                users.push(user(
+                    &format!("{}: users[{i}]", path.display()),
+                    u,
+                    &realm_text,
+                )?);
+            }
+        }
+        for (i, u) in o.users.iter().enumerate() {
+            let (name, password) = u
+                .split_once(':')
+                .ok_or_else(|| err(format!("--user[{i}]"), "expected NAME:PASSWORD"))?;
+            users.push(User {
+                name: name.into(),
+                secret: sipline_auth::Credential::Password(password.into()),
+            });
+        }
+        let mut routes = Vec::new();
+        for (i, r) in f.routes.iter().enumerate() {
+            let key = format!("routes[{i}]");
+            if r.prefix.is_none() == r.domain.is_none() {
+                return Err(err(&key, "give exactly one of prefix or domain"));
+            }
+            if r.next_hops.is_empty() {
+                return Err(err(format!("{key}.next_hops"), "at least one next hop"));
+            }
+            let next_hops = r
+                .next_hops
+                .iter()
+                .enumerate()
+                .map(|(j, h)| {
+                    Uri::parse(h)
+                        .map_err(|e| err(format!("{key}.next_hops[{j}]"), format!("{h:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            routes.push(StaticRoute {
+                prefix: r.prefix.clone(),
+                domain: r.domain.clone(),
+                next_hops,
+                permanent: r.permanent,
+            });
+        }
+        let reg = &f.registrar;
+        Ok(Self {
+            listen,
+            domains,
+            data_dir: o
+                .data_dir
+                .clone()
+                .or(f.server.data_dir)
+                .unwrap_or_else(|| PathBuf::from("sipline-data")),
+            mode,
+            record_route: f.server.record_route.unwrap_or(true),
+            sequential_forking,
+            server_header: f
+                .server
+                .server_header
+                .unwrap_or_else(|| concat!("sipline/", env!("CARGO_PKG_VERSION")).into()),
+            tls,
+            t1,
+            t2: ms(f.timers.t2_ms, 4000),
+            t4: ms(f.timers.t4_ms, 5000),
+            timer_c,
+            branch_timeout: f.timers.branch_timeout_s.map(Duration::from_secs),
+            shutdown_grace: Duration::from_secs(f.timers.shutdown_grace_s.unwrap_or(5)),
+            max_message_size: f.limits.max_message_size.unwrap_or(65_535),
+            max_connections: f.limits.max_connections.unwrap_or(1024),
+            idle_timeout: Duration::from_secs(f.limits.idle_timeout_s.unwrap_or(300)),
+            default_expires: reg.default_expires.unwrap_or(3600),
+            min_expires: reg.min_expires.unwrap_or(60),
+            max_expires: reg.max_expires.unwrap_or(86_400),
+            realm,
+            users,
+            nonce_lifetime: Duration::from_secs(f.auth.nonce_lifetime_s.unwrap_or(300)),
+            routes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let f: File = toml::from_str(text).map_err(|e| err("toml", e.message().to_string()))?;
+        Config::from_file(f, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load("").unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.listen[0].addr, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(c.mode, Mode::Proxy);
+        assert!(c.users.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load("[server]\nlisten = [\"udp:127.0.0.1:5060\", \"foo:1.2.3.4:5\"]").unwrap_err();
+        assert!(
+            e.to_string().starts_with("config: server.listen[1]:"),
+            "{e}"
+        );
+        let e = load("[server]\nmode = \"relay\"").unwrap_err();
+        assert!(e.to_string().contains("server.mode"), "{e}");
+        let e = load("[server]\nlisten = [\"tls:127.0.0.1:5061\"]").unwrap_err();
+        assert!(e.to_string().contains("config: tls:"), "{e}");
+        let e = load("[[auth.users]]\nname = \"alice\"").unwrap_err();
+        assert!(e.to_string().contains("auth.users[0]"), "{e}");
+        let e = load("[[routes]]\nprefix = \"+1\"\nnext_hops = [\"not a uri\"]").unwrap_err();
+        assert!(e.to_string().contains("routes[0].next_hops[0]"), "{e}");
+        let e = load("[timers]\ntimer_c_s = 60").unwrap_err();
+        assert!(e.to_string().contains("timers.timer_c_s"), "{e}");
+        let e = load("[server]\nlisten_on = []").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn users_and_routes() {
+        let c = load(
+            "[auth]\nrealm = \"example.com\"\n[[auth.users]]\nname = \"alice\"\npassword = \"secret\"\n\
+             [[auth.users]]\nname = \"bob\"\nha1_md5 = \"00112233445566778899aabbccddeeff\"\n\
+             [[routes]]\nprefix = \"+1\"\nnext_hops = [\"sip:gw1.example.com\", \"sip:gw2.example.com\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.users.len(), 2);
+        assert_eq!(c.realm.as_deref(), Some("example.com"));
+        assert_eq!(c.routes[0].next_hops.len(), 2);
+    }
+}

@@ -1,0 +1,271 @@
+//! `sipline serve` as a registrar, from the outside: REGISTER over UDP on
+//! 127.0.0.1 to the real binary, with digest authentication and the durable
+//! location store (RFC 3261 §10.3, §22).
+
+use sipline_message::header::StdHeader;
+use sipline_message::{Bytes, Message, Method};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &Path, port: u16) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("udp:127.0.0.1:{port}"),
+            "--domain",
+            "example.test",
+        ])
+        .args([
+            "--user",
+            "alice:secret",
+            "--user",
+            "bob:hunter2",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sipline serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "sipline serve: listening on udp:127.0.0.1:PORT"
+    let addr = line
+        .trim()
+        .rsplit("udp:")
+        .next()
+        .and_then(|a| a.split(',').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("banner: {line:?}"));
+    Server { child, addr }
+}
+
+struct Client {
+    sock: UdpSocket,
+    server: SocketAddr,
+    cseq: u32,
+}
+
+impl Client {
+    fn new(server: SocketAddr) -> Self {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Self {
+            sock,
+            server,
+            cseq: 0,
+        }
+    }
+
+    fn register(&mut self, user: &str, contact: Option<&str>, extra: &[(&str, String)]) -> Message {
+        self.cseq += 1;
+        let local = self.sock.local_addr().unwrap();
+        let mut text = format!(
+            "REGISTER sip:example.test SIP/2.0\r\n\
+Via: SIP/2.0/UDP {local};branch=z9hG4bKreg{}{};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:{user}@example.test>\r\n\
+From: <sip:{user}@example.test>;tag=t{user}\r\nCall-ID: reg-{user}@{local}\r\n\
+CSeq: {} REGISTER\r\n",
+            self.cseq,
+            std::process::id(),
+            self.cseq
+        );
+        if let Some(c) = contact {
+            text.push_str(&format!("Contact: {c}\r\n"));
+        }
+        for (h, v) in extra {
+            text.push_str(&format!("{h}: {v}\r\n"));
+        }
+        text.push_str("Content-Length: 0\r\n\r\n");
+        self.sock.send_to(text.as_bytes(), self.server).unwrap();
+        let mut buf = [0u8; 65535];
+        loop {
+            let (n, _) = self.sock.recv_from(&mut buf).expect("a response");
+            let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+            let status = m.as_response().unwrap().status;
+            if status.is_final() {
+                return m;
+            }
+        }
+    }
+
+    /// REGISTER, answering a 401 with digest credentials.
+    fn register_auth(
+        &mut self,
+        user: &str,
+        password: &str,
+        contact: Option<&str>,
+        extra: &[(&str, String)],
+    ) -> Message {
+        let first = self.register(user, contact, extra);
+        if status(&first) != 401 {
+            return first;
+        }
+        let challenges: Vec<_> = first
+            .headers()
+            .get_all(StdHeader::WwwAuthenticate)
+            .map(|v| sipline_message::header::Challenge::parse(v).unwrap())
+            .collect();
+        let chosen = sipline_auth::choose_challenge(&challenges).unwrap();
+        let req = sipline_auth::DigestRequest {
+            method: &Method::Register,
+            uri: "sip:example.test",
+            body: Some(b""),
+        };
+        let creds = sipline_auth::respond(
+            chosen,
+            &req,
+            user,
+            &sipline_auth::Credential::Password(password.into()),
+            "0a4f113b",
+            1,
+        )
+        .unwrap();
+        let mut extra = extra.to_vec();
+        extra.push(("Authorization", creds.to_string()));
+        self.register(user, contact, &extra)
+    }
+}
+
+fn status(m: &Message) -> u16 {
+    m.as_response().unwrap().status.as_u16()
+}
+
+fn contact_expires(m: &Message) -> Vec<(String, u32)> {
+    m.contacts()
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| {
+            let a = c.address()?.clone();
+            Some((a.uri.to_string(), a.expires()?))
+        })
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sipline-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn registration_with_auth_and_restart() {
+    let dir = temp_dir("registrar");
+    let server = start(&dir, 0);
+    let mut alice = Client::new(server.addr);
+
+    // no credentials: 401 with digest challenges, SHA-256 and MD5 (RFC 8760)
+    let r = alice.register("alice", Some("<sip:alice@192.0.2.10:5060>"), &[]);
+    assert_eq!(status(&r), 401);
+    let algs: Vec<String> = r
+        .headers()
+        .get_all(StdHeader::WwwAuthenticate)
+        .map(|v| v.to_string())
+        .collect();
+    assert!(algs.iter().any(|a| a.contains("SHA-256")), "{algs:?}");
+
+    // wrong password and unknown user: the same answer (no enumeration)
+    let wrong = alice.register_auth("alice", "nope", Some("<sip:alice@192.0.2.10>"), &[]);
+    let mut mallory = Client::new(server.addr);
+    let unknown = mallory.register_auth("mallory", "x", Some("<sip:m@192.0.2.66>"), &[]);
+    assert_eq!((status(&wrong), status(&unknown)), (403, 403));
+
+    // bob may not register alice's address (RFC 3261 §10.3 step 3)
+    let mut bob = Client::new(server.addr);
+    bob.cseq = 10;
+    let mut text_extra = Vec::new();
+    text_extra.push(("X-Test", "cross".to_string()));
+    let r = {
+        // bob's credentials on a REGISTER whose To is alice
+        let first = bob.register("alice", Some("<sip:bob@192.0.2.11>"), &[]);
+        let c = sipline_message::header::Challenge::parse(
+            first.headers().get(StdHeader::WwwAuthenticate).unwrap(),
+        )
+        .unwrap();
+        let creds = sipline_auth::respond(
+            &c,
+            &sipline_auth::DigestRequest {
+                method: &Method::Register,
+                uri: "sip:example.test",
+                body: Some(b""),
+            },
+            "bob",
+            &sipline_auth::Credential::Password("hunter2".into()),
+            "c1",
+            1,
+        )
+        .unwrap();
+        text_extra.push(("Authorization", creds.to_string()));
+        bob.register("alice", Some("<sip:bob@192.0.2.11>"), &text_extra)
+    };
+    assert_eq!(status(&r), 403);
+
+    // too short: 423 with Min-Expires (§10.3 step 7)
+    let r = alice.register_auth(
+        "alice",
+        "secret",
+        Some("<sip:alice@192.0.2.10>;expires=10"),
+        &[],
+    );
+    assert_eq!(status(&r), 423);
+    assert_eq!(r.headers().get(StdHeader::MinExpires).unwrap(), "60");
+
+    // a binding: 200 lists it with its expires (§10.3 step 8)
+    let r = alice.register_auth(
+        "alice",
+        "secret",
+        Some("<sip:alice@192.0.2.10:5060>"),
+        &[("Expires", "600".into())],
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    let b = contact_expires(&r);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].0, "sip:alice@192.0.2.10:5060");
+    assert!((598..=600).contains(&b[0].1), "{b:?}");
+
+    // kill -9, restart on the same port and data: the binding is still there
+    let addr = server.addr;
+    drop(server);
+    let server = start(&dir, addr.port());
+    assert_eq!(server.addr, addr);
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = alice.register_auth("alice", "secret", None, &[]);
+    assert_eq!(status(&r), 200, "{r}");
+    let b = contact_expires(&r);
+    assert_eq!(b.len(), 1, "binding survived the restart: {r}");
+    assert!(
+        b[0].1 < 600 && b[0].1 >= 590,
+        "expiry kept, not reset: {b:?}"
+    );
+
+    // removal with Expires: 0
+    let r = alice.register_auth(
+        "alice",
+        "secret",
+        Some("<sip:alice@192.0.2.10:5060>"),
+        &[("Expires", "0".into())],
+    );
+    assert_eq!(status(&r), 200);
+    assert!(contact_expires(&r).is_empty());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
