@@ -508,6 +508,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sipline.example.toml");
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(c.domains, ["example.com"]);
+        assert_eq!(c.users.len(), 2);
+        assert_eq!(c.routes.len(), 2);
+    }
+
+    #[test]
     fn users_and_routes() {
         let c = load(
             "[auth]\nrealm = \"example.com\"\n[[auth.users]]\nname = \"alice\"\npassword = \"secret\"\n\
