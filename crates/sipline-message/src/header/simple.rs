@@ -168,9 +168,10 @@ impl Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // warn-code = 3DIGIT (RFC 3261 §25.1): keep leading zeros
         write!(
             f,
-            "{} {} {}",
+            "{:03} {} {}",
             self.code,
             self.agent,
             super::scan::quote(&self.text)
@@ -279,6 +280,10 @@ mod tests {
         assert_eq!(w.agent, "isi.edu");
         assert_eq!(Warning::parse(&b(&w.to_string())).unwrap(), w);
         assert!(Warning::parse(&b("30 x \"y\"")).is_err());
+        // found by fuzzing: a leading zero must survive printing
+        let w = Warning::parse(&b("071'od\"od\""))
+            .unwrap_or_else(|_| Warning::parse(&b("071 'od \"od\"")).unwrap());
+        assert_eq!(Warning::parse(&b(&w.to_string())).unwrap(), w);
         let t = Timestamp::parse(&b("54.21 0.3")).unwrap();
         assert_eq!(t.delay.as_deref(), Some("0.3"));
         assert!(Timestamp::parse(&b("x")).is_err());
