@@ -509,7 +509,8 @@ mod tests {
 
     #[test]
     fn the_example_config_loads() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sipline.example.toml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sipline.example.toml");
         let c = Config::load(Some(&path), &Overrides::default()).unwrap();
         assert_eq!(c.domains, ["example.com"]);
         assert_eq!(c.users.len(), 2);

@@ -13,9 +13,12 @@ use sipline_registrar::{
     Binding, LocationStore, RedbStore, RegisterContext, RegisterOutcome, Registrar,
     RegistrarConfig, Source, StoreError,
 };
-use sipline_transaction::{Config as TimerConfig, Event, Received, TransactionId, Transactions};
+use sipline_transaction::{
+    Config as TimerConfig, Event, Received, TransactionId, Transactions, Transmit,
+};
 use sipline_transport::{
-    Destination, Incoming, ListenSpec, PemSource, TlsServerConfig, TransportConfig, TransportLayer,
+    Destination, Incoming, ListenSpec, PemSource, TlsServerConfig, TransportConfig, TransportEvent,
+    TransportLayer,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -57,6 +60,8 @@ struct Server {
     local: Vec<SocketAddr>,
     done_tx: mpsc::UnboundedSender<Done>,
     busy: HashMap<String, VecDeque<Queued>>,
+    /// In-order send queues for stream destinations.
+    queues: HashMap<(Transport, SocketAddr), mpsc::UnboundedSender<Transmit<Destination>>>,
     shutting_down: Option<Instant>,
 }
 
@@ -167,6 +172,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         ..TimerConfig::default()
     };
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let mut transport_events = layer.subscribe();
     let mut server = Server {
         local: listeners.iter().map(|(_, a)| *a).collect(),
         cfg,
@@ -178,6 +184,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         users,
         done_tx,
         busy: HashMap::new(),
+        queues: HashMap::new(),
         shutting_down: None,
     };
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -205,6 +212,12 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
                 None => break,
             },
             Some(d) = done_rx.recv() => server.on_done(d),
+            ev = transport_events.recv() => {
+                if let Ok(TransportEvent::ConnectionClosed { transport, remote, reason, .. }) = ev {
+                    debug!("{transport} connection with {remote} closed: {reason:?}");
+                    server.queues.remove(&(transport, remote));
+                }
+            }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
                 let now = Instant::now();
                 server.table.handle_timeout(now);
@@ -259,18 +272,18 @@ impl Server {
                         .handle_transport_error(Instant::now(), t.transaction);
                 }
             } else {
-                // may open a connection: not in this loop
-                let layer = self.layer.clone();
-                let done = self.done_tx.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = layer
-                        .send_transmit(&t.destination, t.message, t.retransmission)
-                        .await
-                    {
-                        debug!("send to {}: {e}", t.destination.addr);
-                        let _ = done.send(Done::SendFailed { tx: t.transaction });
-                    }
-                });
+                // May open a connection, so not in this loop; one queue per
+                // destination keeps its messages in order (a 100 before its 200).
+                let key = (t.destination.transport, t.destination.addr);
+                let layer = &self.layer;
+                let done = &self.done_tx;
+                let queue = self
+                    .queues
+                    .entry(key)
+                    .or_insert_with(|| send_queue(layer.clone(), done.clone()));
+                if queue.send(t).is_err() {
+                    self.queues.remove(&key);
+                }
             }
         }
         while let Some(e) = self.table.poll_event() {
@@ -574,6 +587,27 @@ impl Server {
             let _ = layer.send(&dest, &msg).await;
         });
     }
+}
+
+/// A task that sends one destination's messages in order; a failure fails
+/// that message's transaction.
+fn send_queue(
+    layer: TransportLayer,
+    done: mpsc::UnboundedSender<Done>,
+) -> mpsc::UnboundedSender<Transmit<Destination>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Transmit<Destination>>();
+    tokio::spawn(async move {
+        while let Some(t) = rx.recv().await {
+            if let Err(e) = layer
+                .send_transmit(&t.destination, t.message, t.retransmission)
+                .await
+            {
+                debug!("send to {}: {e}", t.destination.addr);
+                let _ = done.send(Done::SendFailed { tx: t.transaction });
+            }
+        }
+    });
+    tx
 }
 
 /// A To tag: 64 random bits (RFC 3261 §19.3).
