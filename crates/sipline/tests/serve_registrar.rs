@@ -23,9 +23,14 @@ impl Drop for Server {
 }
 
 fn start(data_dir: &Path, port: u16) -> Server {
+    // RFC 8760 order: SHA-256 first, MD5 for older clients
+    let config = data_dir.join("sipline.toml");
+    std::fs::write(&config, "[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
         .args([
-            "serve",
             "--listen",
             &format!("udp:127.0.0.1:{port}"),
             "--domain",

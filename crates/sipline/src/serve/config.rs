@@ -80,6 +80,7 @@ struct AuthSection {
     users: Option<Vec<UserSection>>,
     users_file: Option<PathBuf>,
     nonce_lifetime_s: Option<u64>,
+    algorithms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -179,6 +180,7 @@ pub(crate) struct Config {
     pub(crate) realm: Option<String>,
     pub(crate) users: Vec<User>,
     pub(crate) nonce_lifetime: Duration,
+    pub(crate) algorithms: Vec<sipline_auth::Algorithm>,
     pub(crate) routes: Vec<StaticRoute>,
 }
 
@@ -431,6 +433,29 @@ impl Config {
                 permanent: r.permanent,
             });
         }
+        // MD5 only by default: deployed phones fail on a 401 that also
+        // offers an algorithm they do not know (baresip 1.0 rejects the
+        // whole response when one challenge is SHA-256). Fleets that follow
+        // RFC 8760 list SHA-256 first here.
+        let algorithms = match &f.auth.algorithms {
+            None => vec![sipline_auth::Algorithm::Md5],
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, a) in list.iter().enumerate() {
+                    let alg = sipline_auth::Algorithm::parse(a).ok_or_else(|| {
+                        err(
+                            format!("auth.algorithms[{i}]"),
+                            format!("{a:?}: expected MD5, SHA-256, SHA-512-256 (or a -sess form)"),
+                        )
+                    })?;
+                    out.push(alg);
+                }
+                if out.is_empty() {
+                    return Err(err("auth.algorithms", "at least one algorithm"));
+                }
+                out
+            }
+        };
         let reg = &f.registrar;
         Ok(Self {
             listen,
@@ -463,6 +488,7 @@ impl Config {
             realm,
             users,
             nonce_lifetime: Duration::from_secs(f.auth.nonce_lifetime_s.unwrap_or(300)),
+            algorithms,
             routes,
         })
     }

@@ -151,6 +151,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         }
         let mut c = DigestServerConfig::new(realm, secret);
         c.nonce_lifetime = cfg.nonce_lifetime;
+        c.algorithms = cfg.algorithms.clone();
         Some(DigestServer::new(c).map_err(|e| format!("auth: {e}"))?)
     };
     let users = cfg
