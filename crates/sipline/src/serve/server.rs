@@ -7,8 +7,9 @@
 use super::config::{Config, Mode};
 use sipline_auth::{Credential, DigestServer, DigestServerConfig, Verdict};
 use sipline_message::header::StdHeader;
-use sipline_message::uri::{Host, Uri};
+use sipline_message::uri::{Host, Scheme, SipUri, Uri};
 use sipline_message::{Message, Method, Request, StatusCode, Transport};
+use sipline_proxy::{Action, BranchId, ContextId, Locator, Proxy, ProxyConfig, ServerTxId, Target};
 use sipline_registrar::{
     Binding, LocationStore, RedbStore, RegisterContext, RegisterOutcome, Registrar,
     RegistrarConfig, Source, StoreError,
@@ -38,6 +39,13 @@ enum Done {
     },
     /// A send that had to open a connection failed.
     SendFailed { tx: TransactionId },
+    /// The next hop of a branch was resolved by RFC 3263 (empty: not found).
+    Resolved {
+        context: ContextId,
+        branch: BranchId,
+        request: Box<Message>,
+        targets: Vec<Destination>,
+    },
 }
 
 /// A REGISTER waiting for an earlier one of the same AOR to be committed
@@ -60,6 +68,12 @@ struct Server {
     local: Vec<SocketAddr>,
     done_tx: mpsc::UnboundedSender<Done>,
     busy: HashMap<String, VecDeque<Queued>>,
+    proxy: Proxy,
+    /// Client transactions of proxy branches, and where each was sent.
+    branches: HashMap<TransactionId, (ContextId, BranchId)>,
+    branch_dest: HashMap<(ContextId, BranchId), Destination>,
+    /// Server transactions handed to the proxy, by the id it knows them by.
+    server_txs: HashMap<u64, TransactionId>,
     /// In-order send queues for stream destinations.
     queues: HashMap<(Transport, SocketAddr), mpsc::UnboundedSender<Transmit<Destination>>>,
     shutting_down: Option<Instant>,
@@ -172,6 +186,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         timer_c: cfg.timer_c,
         ..TimerConfig::default()
     };
+    let proxy = Proxy::new(proxy_config(&cfg, &listeners));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut transport_events = layer.subscribe();
     let mut server = Server {
@@ -185,6 +200,10 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         users,
         done_tx,
         busy: HashMap::new(),
+        proxy,
+        branches: HashMap::new(),
+        branch_dest: HashMap::new(),
+        server_txs: HashMap::new(),
         queues: HashMap::new(),
         shutting_down: None,
     };
@@ -222,6 +241,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
                 let now = Instant::now();
                 server.table.handle_timeout(now);
+                let actions = server.proxy.handle_timeout(now);
+                server.act(actions);
                 if now >= next_purge {
                     next_purge = now + purge_every;
                     server.purge();
@@ -288,9 +309,226 @@ impl Server {
             }
         }
         while let Some(e) = self.table.poll_event() {
-            match e {
-                Event::Terminated { .. } | Event::Response { .. } => {}
-                other => debug!("transaction event: {other:?}"),
+            self.on_event(e);
+        }
+    }
+
+    /// Transaction events: those of proxy branches go to the proxy core
+    /// (RFC 3261 §16.7, §16.8, §16.9).
+    fn on_event(&mut self, e: Event) {
+        let now = Instant::now();
+        let actions = match e {
+            Event::Response {
+                transaction,
+                response,
+            } => match self.branches.get(&transaction) {
+                Some(&(c, b)) => self.proxy.on_response(now, c, b, response),
+                None => Vec::new(),
+            },
+            Event::Timeout { transaction } => match self.branches.get(&transaction) {
+                Some(&(c, b)) => self.proxy.on_branch_timeout(now, c, b),
+                None => Vec::new(),
+            },
+            Event::TransportError { transaction } => match self.branches.get(&transaction) {
+                Some(&(c, b)) => self.proxy.on_branch_transport_error(now, c, b),
+                None => Vec::new(),
+            },
+            Event::TimerC { transaction } => match self.branches.get(&transaction) {
+                Some(&(c, b)) => self.proxy.on_timer_c(now, c, b),
+                None => Vec::new(),
+            },
+            Event::Terminated { transaction, .. } => {
+                self.branches.remove(&transaction);
+                self.server_txs.remove(&transaction.as_u64());
+                Vec::new()
+            }
+        };
+        self.act(actions);
+    }
+
+    /// Carries out what the proxy core decided.
+    fn act(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Respond {
+                    server_tx,
+                    response,
+                } => {
+                    if let Some(&tx) = self.server_txs.get(&server_tx.0) {
+                        self.respond(tx, response);
+                    }
+                }
+                Action::Forward {
+                    context,
+                    branch,
+                    request,
+                    next_hop,
+                    flow,
+                } => self.forward(context, branch, request, &next_hop, flow.as_deref()),
+                Action::Cancel {
+                    context,
+                    branch,
+                    request,
+                } => {
+                    // §16.10, §9.1: the CANCEL goes where the branch went.
+                    if let Some(dest) = self.branch_dest.get(&(context, branch)).cloned() {
+                        let reliable = dest.transport.is_reliable();
+                        let _ = self
+                            .table
+                            .send_request(Instant::now(), request, dest, reliable);
+                    }
+                }
+                Action::ForwardStateless {
+                    message,
+                    next_hop,
+                    flow,
+                } => self.send_stateless(message, &next_hop, flow.as_deref()),
+                Action::Done { context } => {
+                    self.branch_dest.retain(|(c, _), _| *c != context);
+                }
+            }
+        }
+    }
+
+    /// Sends a branch's request on a new client transaction (§16.6 steps 7-10).
+    fn forward(
+        &mut self,
+        context: ContextId,
+        branch: BranchId,
+        request: Message,
+        next_hop: &Uri,
+        flow: Option<&str>,
+    ) {
+        if let Some(dest) = self.flow_destination(flow) {
+            return self.send_branch(context, branch, request, dest);
+        }
+        match self.direct_destination(next_hop) {
+            Some(dest) => self.send_branch(context, branch, request, dest),
+            None => {
+                let Some(sip) = next_hop.as_sip().cloned() else {
+                    let actions =
+                        self.proxy
+                            .on_branch_transport_error(Instant::now(), context, branch);
+                    return self.act(actions);
+                };
+                // RFC 3263: resolve in the background.
+                let done = self.done_tx.clone();
+                tokio::spawn(async move {
+                    let targets = resolve(&sip).await;
+                    let _ = done.send(Done::Resolved {
+                        context,
+                        branch,
+                        request: Box::new(request),
+                        targets,
+                    });
+                });
+            }
+        }
+    }
+
+    fn send_branch(
+        &mut self,
+        context: ContextId,
+        branch: BranchId,
+        mut request: Message,
+        mut dest: Destination,
+    ) {
+        // §18.1.1: a request within 200 bytes of the MTU goes over TCP.
+        if dest.transport == Transport::Udp
+            && request.encoded_len() > 1300
+            && self.layer.listener(Transport::Tcp).is_some()
+        {
+            dest.transport = Transport::Tcp;
+        }
+        if let Some(local) = self.local_for(dest.transport) {
+            let host = match local.ip() {
+                IpAddr::V4(a) => Host::Ipv4(a),
+                IpAddr::V6(a) => Host::Ipv6(a),
+            };
+            sipline_proxy::rewrite_top_via(
+                &mut request,
+                dest.transport.as_str(),
+                host,
+                Some(local.port()),
+            );
+        }
+        let reliable = dest.transport.is_reliable();
+        match self
+            .table
+            .send_request(Instant::now(), request, dest.clone(), reliable)
+        {
+            Ok(tx) => {
+                self.branches.insert(tx, (context, branch));
+                self.branch_dest.insert((context, branch), dest);
+            }
+            Err(e) => {
+                debug!("forwarding: {e}");
+                let actions = self
+                    .proxy
+                    .on_branch_transport_error(Instant::now(), context, branch);
+                self.act(actions);
+            }
+        }
+    }
+
+    /// Our listening address for a transport (the sent-by of our Via).
+    fn local_for(&self, t: Transport) -> Option<SocketAddr> {
+        self.layer
+            .listener(t)
+            .or_else(|| self.layer.listener(Transport::Udp))
+    }
+
+    /// An outbound flow (RFC 5626): the connection the UA registered over.
+    fn flow_destination(&self, flow: Option<&str>) -> Option<Destination> {
+        let id: u64 = flow?.parse().ok()?;
+        let info = self
+            .layer
+            .connections()
+            .into_iter()
+            .find(|c| c.id.0 == id)?;
+        let mut d = Destination::new(info.transport, info.remote);
+        d.connection = Some(info.id);
+        Some(d)
+    }
+
+    /// A next hop with a numeric host needs no DNS (RFC 3263 §4.2).
+    fn direct_destination(&self, uri: &Uri) -> Option<Destination> {
+        let sip = uri.as_sip()?;
+        let ip = match &sip.host {
+            Host::Ipv4(a) => IpAddr::V4(*a),
+            Host::Ipv6(a) => IpAddr::V6(*a),
+            Host::Domain(_) => return None,
+        };
+        let transport = match sip.transport().and_then(Transport::parse) {
+            Some(t) => t,
+            None if sip.scheme == Scheme::Sips => Transport::Tls,
+            None => Transport::Udp,
+        };
+        let port = sip.port.unwrap_or(transport.default_port());
+        Some(Destination::new(transport, SocketAddr::new(ip, port)))
+    }
+
+    /// Sends a message without a transaction (§16.11): an ACK for a 2xx.
+    fn send_stateless(&mut self, message: Message, next_hop: &Uri, flow: Option<&str>) {
+        let dest = self
+            .flow_destination(flow)
+            .or_else(|| self.direct_destination(next_hop));
+        let layer = self.layer.clone();
+        match dest {
+            Some(d) => {
+                tokio::spawn(async move {
+                    let _ = layer.send(&d, &message).await;
+                });
+            }
+            None => {
+                let Some(sip) = next_hop.as_sip().cloned() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    if let Some(d) = resolve(&sip).await.into_iter().next() {
+                        let _ = layer.send(&d, &message).await;
+                    }
+                });
             }
         }
     }
@@ -317,6 +555,20 @@ impl Server {
                 self.release(&aor);
             }
             Done::SendFailed { tx } => self.table.handle_transport_error(Instant::now(), tx),
+            Done::Resolved {
+                context,
+                branch,
+                request,
+                targets,
+            } => match targets.into_iter().next() {
+                Some(dest) => self.send_branch(context, branch, *request, dest),
+                None => {
+                    let actions =
+                        self.proxy
+                            .on_branch_transport_error(Instant::now(), context, branch);
+                    self.act(actions);
+                }
+            },
         }
     }
 
@@ -334,10 +586,17 @@ impl Server {
         };
         dest.local = Some(inc.local);
         if !inc.message.is_request() {
-            // No client transactions yet: responses have nowhere to go.
-            let _ = self.table.handle_response(now, inc.message);
+            if let sipline_transaction::ResponseMatch::Stray(resp) =
+                self.table.handle_response(now, inc.message)
+            {
+                // §16.7 / §16.11: e.g. a 2xx retransmission after its branch ended
+                if let Some(fwd) = self.proxy.forward_response_stateless(resp) {
+                    self.send_response_stateless(fwd);
+                }
+            }
             return;
         }
+
         // RFC 3261 §8.2 / §16.3 step 1: what a transaction needs must be there.
         if let Err(e) = inc.message.validate(false) {
             debug!("{}: {e}", inc.source);
@@ -365,17 +624,30 @@ impl Server {
                 invite,
                 ..
             } => {
-                // §9.2: 200 to the CANCEL; with nothing to cancel, 481.
-                let code = if invite.is_some() { 200 } else { 481 };
-                self.reply(transaction, code, None);
+                // §16.10: 200 to the CANCEL, then cancel the INVITE's pending
+                // branches. With no INVITE here, 481 (not forwarded).
+                let context = invite.and_then(|i| self.proxy.context_for(ServerTxId(i.as_u64())));
+                match context {
+                    Some(c) => {
+                        self.reply(transaction, 200, None);
+                        let actions = self.proxy.on_cancel(now, c);
+                        self.act(actions);
+                    }
+                    None => self.reply(transaction, 481, None),
+                }
             }
+
             Received::Invalid(m) => {
                 self.reply_stateless(&m, dest, 400, "Bad Request (no Via branch or CSeq)")
             }
-            Received::StrayAck(_)
-            | Received::Ack { .. }
-            | Received::Retransmission { .. }
-            | Received::AckAbsorbed { .. } => {}
+            // The ACK of a 2xx belongs to the dialog: forwarded statelessly by Route (§16.11).
+            Received::StrayAck(ack) | Received::Ack { ack, .. } => {
+                let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some());
+                if let Ok(action) = self.proxy.forward_stateless(ack, Some(&locator)) {
+                    self.act(vec![action]);
+                }
+            }
+            Received::Retransmission { .. } | Received::AckAbsorbed { .. } => {}
         }
     }
 
@@ -393,11 +665,94 @@ impl Server {
             Method::Options if for_us && req.uri.as_sip().is_some_and(|s| s.user.is_none()) => {
                 self.respond(tx, self.options_ok(req))
             }
-            _ => {
-                // The proxy core is not wired in yet.
-                self.reply(tx, 501, Some("Not Implemented (proxying comes next)"));
+            _ => self.proxy_request(tx, request),
+        }
+    }
+
+    /// Everything that is not for the registrar goes through the proxy core.
+    fn proxy_request(&mut self, tx: TransactionId, request: Message) {
+        // RFC 3261 §22.3, §16.3 step 6: a new request from one of our users
+        // must prove it (407); requests within a dialog, ACK and CANCEL are
+        // not challenged.
+        if self.auth.is_some() && self.is_from_local_user(&request) {
+            let users = &self.users;
+            let auth = self.auth.as_mut().expect("checked above");
+            let verdict = auth.verify_message(SystemTime::now(), &request, true, |u, _| {
+                users.get(u).cloned()
+            });
+            match verdict {
+                None => return self.proxy_challenge(tx, &request, false),
+                Some(Verdict::Stale { .. }) => return self.proxy_challenge(tx, &request, true),
+                Some(Verdict::Rejected) => return self.reply(tx, 403, None),
+                Some(Verdict::Malformed(why)) => {
+                    return self.reply(tx, 400, Some(&format!("Bad Request ({why})")))
+                }
+                Some(Verdict::Ok { .. }) => {}
             }
         }
+        self.server_txs.insert(tx.as_u64(), tx);
+        let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some());
+        let actions =
+            self.proxy
+                .on_request(Instant::now(), ServerTxId(tx.as_u64()), request, &locator);
+        self.act(actions);
+    }
+
+    /// An initial request (no To tag, not ACK or CANCEL) whose From is in one of our domains.
+    fn is_from_local_user(&self, request: &Message) -> bool {
+        let Some(req) = request.as_request() else {
+            return false;
+        };
+        if matches!(req.method, Method::Ack | Method::Cancel) || request.to_tag().is_some() {
+            return false;
+        }
+        request.from_header().is_ok_and(|f| {
+            f.uri.as_sip().is_some_and(|s| match &s.host {
+                Host::Domain(d) => self.cfg.domains.iter().any(|x| x.eq_ignore_ascii_case(d)),
+                _ => false,
+            })
+        })
+    }
+
+    fn proxy_challenge(&mut self, tx: TransactionId, request: &Message, stale: bool) {
+        let Some(auth) = &mut self.auth else { return };
+        let Some(req) = request.as_request() else {
+            return;
+        };
+        let mut r = sipline_message::builder::response_to(
+            req,
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            Some(&tag()),
+        );
+        for c in auth.challenge(SystemTime::now(), stale) {
+            r.headers.push(StdHeader::ProxyAuthenticate, c.to_string());
+        }
+        self.respond(tx, Message::from(r));
+    }
+
+    /// A response forwarded without a transaction goes where its top Via says (§18.2.2).
+    fn send_response_stateless(&self, response: Message) {
+        let Ok(via) = response.top_via() else { return };
+        let transport = Transport::parse(&via.transport).unwrap_or(Transport::Udp);
+        let ip = via
+            .received()
+            .and_then(|r| r.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            .or(match &via.host {
+                Host::Ipv4(a) => Some(IpAddr::V4(*a)),
+                Host::Ipv6(a) => Some(IpAddr::V6(*a)),
+                Host::Domain(_) => None,
+            });
+        let Some(ip) = ip else { return };
+        let port = via
+            .rport()
+            .flatten()
+            .or(via.port)
+            .unwrap_or(transport.default_port());
+        let dest = Destination::new(transport, SocketAddr::new(ip, port));
+        let layer = self.layer.clone();
+        tokio::spawn(async move {
+            let _ = layer.send(&dest, &response).await;
+        });
     }
 
     /// True if `uri` names this server: one of its domains, or one of the
@@ -587,6 +942,139 @@ impl Server {
         tokio::spawn(async move {
             let _ = layer.send(&dest, &msg).await;
         });
+    }
+}
+
+/// The proxy core's view of the location store.
+struct StoreLocator<'a> {
+    store: &'a RedbStore,
+    users: &'a HashMap<String, Credential>,
+    known_users_only: bool,
+    now: u64,
+}
+
+impl<'a> StoreLocator<'a> {
+    fn new(
+        store: &'a RedbStore,
+        users: &'a HashMap<String, Credential>,
+        known_users_only: bool,
+    ) -> Self {
+        Self {
+            store,
+            users,
+            known_users_only,
+            now: sipline_registrar::unix_now(),
+        }
+    }
+}
+
+impl Locator for StoreLocator<'_> {
+    /// `None` (404) for a user we do not know, when users are configured;
+    /// else the unexpired bindings (none: 480).
+    fn lookup(&self, aor: &str) -> Option<Vec<Target>> {
+        let bindings = self.store.get(aor).unwrap_or_default();
+        if bindings.is_empty() && self.known_users_only {
+            let user = aor
+                .strip_prefix("sip:")
+                .or_else(|| aor.strip_prefix("sips:"))
+                .and_then(|r| r.split_once('@'))
+                .map(|(u, _)| u);
+            if user.is_none_or(|u| !self.users.contains_key(u)) {
+                return None;
+            }
+        }
+        Some(
+            bindings
+                .iter()
+                .filter_map(|b| Target::from_binding(b, self.now))
+                .collect(),
+        )
+    }
+}
+
+/// The proxy core's settings from the server's.
+fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyConfig {
+    let (rr_transport, rr_addr) = listeners
+        .iter()
+        .find(|(t, _)| *t == Transport::Udp)
+        .or_else(|| listeners.first())
+        .copied()
+        .unwrap_or((Transport::Udp, SocketAddr::from(([127, 0, 0, 1], 5060))));
+    let host = match rr_addr.ip() {
+        IpAddr::V4(a) => Host::Ipv4(a),
+        IpAddr::V6(a) => Host::Ipv6(a),
+    };
+    let mut rr = SipUri::new(Scheme::Sip, host)
+        .with_port(rr_addr.port())
+        .with_param("lr", None);
+    if rr_transport != Transport::Udp {
+        rr.set_param(
+            "transport",
+            Some(&rr_transport.as_str().to_ascii_lowercase()),
+        );
+    }
+    let mut pc = ProxyConfig::new(rr);
+    pc.domains = cfg.domains.clone();
+    pc.local = listeners
+        .iter()
+        .map(|(_, a)| (a.ip().to_string(), Some(a.port())))
+        .collect();
+    pc.record_route = cfg.record_route;
+    pc.forking = if cfg.sequential_forking {
+        sipline_proxy::Forking::Sequential
+    } else {
+        sipline_proxy::Forking::Parallel
+    };
+    pc.branch_timeout = cfg.branch_timeout;
+    pc.timer_c = cfg.timer_c;
+    pc.mode = match cfg.mode {
+        Mode::Proxy => sipline_proxy::Mode::Proxy,
+        Mode::Redirect => sipline_proxy::Mode::Redirect,
+    };
+    pc.static_routes = cfg
+        .routes
+        .iter()
+        .map(|r| sipline_proxy::StaticRoute {
+            matcher: match (&r.prefix, &r.domain) {
+                (Some(p), _) => sipline_proxy::RouteMatch::UserPrefix(p.clone()),
+                (None, d) => sipline_proxy::RouteMatch::Domain(d.clone().unwrap_or_default()),
+            },
+            next_hops: r.next_hops.clone(),
+            permanent: r.permanent,
+        })
+        .collect();
+    pc
+}
+
+/// RFC 3263 resolution of a next hop with the system's resolver.
+async fn resolve(uri: &SipUri) -> Vec<Destination> {
+    let Ok(lookup) = sipline_dns::HickoryLookup::system() else {
+        return Vec::new();
+    };
+    let rc = sipline_dns::ResolveConfig::with_transports(&[
+        Transport::Udp,
+        Transport::Tcp,
+        Transport::Tls,
+        Transport::Ws,
+        Transport::Wss,
+    ]);
+    // SRV weights need randomness that can cross an await (Send).
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(rand::random());
+    match sipline_dns::resolve_uri(uri, &rc, &lookup, &mut rng).await {
+        Ok(targets) => targets
+            .into_iter()
+            .map(|t| {
+                let mut d = Destination::new(t.transport, t.addr);
+                if t.transport.is_secure() {
+                    d.server_name = Some(t.host);
+                }
+                d
+            })
+            .collect(),
+        Err(e) => {
+            debug!("resolving {uri}: {e}");
+            Vec::new()
+        }
     }
 }
 
