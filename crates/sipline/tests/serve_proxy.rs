@@ -1,0 +1,344 @@
+//! `sipline serve` as a proxy and redirect server, from the outside: a
+//! caller and scripted phones on UDP sockets on 127.0.0.1 (RFC 3261 §16,
+//! §8.3). The phones register under one address of record; the caller's
+//! INVITE forks to both.
+
+use sipline_message::header::StdHeader;
+use sipline_message::{Bytes, Message, Method, StatusCode};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start(name: &str, extra: &[&str]) -> Server {
+    let dir = std::env::temp_dir().join(format!("sipline-proxy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
+        .args(["serve", "--listen", "udp:127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
+    Server { child, port, dir }
+}
+
+fn recv(s: &UdpSocket) -> Option<Message> {
+    let mut buf = [0u8; 65535];
+    let (n, _) = s.recv_from(&mut buf).ok()?;
+    Message::parse(Bytes::copy_from_slice(&buf[..n])).ok()
+}
+
+fn status(m: &Message) -> u16 {
+    m.as_response().map_or(0, |r| r.status.as_u16())
+}
+
+/// How a phone answers an INVITE: 180 at once, then `answer` after `delay`
+/// (None: keep ringing until CANCEL).
+#[derive(Clone, Copy)]
+struct Phone {
+    answer: Option<u16>,
+    delay: Duration,
+}
+
+/// Runs a phone on its own socket; reports every request it receives.
+fn phone(behaviour: Phone) -> (u16, mpsc::Receiver<Method>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut invite: Option<(Message, SocketAddr)> = None;
+        let mut answer_at: Option<std::time::Instant> = None;
+        for _ in 0..200 {
+            let mut buf = [0u8; 65535];
+            if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                let Ok(m) = Message::parse(Bytes::copy_from_slice(&buf[..n])) else {
+                    continue;
+                };
+                let Some(req) = m.as_request() else { continue };
+                if tx.send(req.method.clone()).is_err() {
+                    return;
+                }
+                let reply = |code: u16, to: &Message| {
+                    let mut r = sipline_message::builder::response_to(
+                        to.as_request().unwrap(),
+                        StatusCode::new(code).unwrap(),
+                        Some(&format!("ph{port}")),
+                    );
+                    if code == 200 && to.as_request().unwrap().method == Method::Invite {
+                        r.headers
+                            .push(StdHeader::Contact, format!("<sip:bob@127.0.0.1:{port}>"));
+                        for rr in to.headers().get_all(StdHeader::RecordRoute) {
+                            r.headers.push(StdHeader::RecordRoute, rr.clone());
+                        }
+                    }
+                    let _ = sock.send_to(&Message::from(r).to_bytes(), from);
+                };
+                match req.method {
+                    Method::Invite if invite.is_none() => {
+                        reply(180, &m);
+                        answer_at = behaviour
+                            .answer
+                            .map(|_| std::time::Instant::now() + behaviour.delay);
+                        invite = Some((m, from));
+                    }
+                    Method::Cancel => {
+                        reply(200, &m);
+                        if let Some((inv, _)) = invite.take() {
+                            reply(487, &inv);
+                        }
+                        answer_at = None;
+                    }
+                    Method::Bye => reply(200, &m),
+                    _ => {}
+                }
+            }
+            if answer_at.is_some_and(|t| std::time::Instant::now() >= t) {
+                answer_at = None;
+                if let (Some((inv, from)), Some(code)) = (&invite, behaviour.answer) {
+                    let mut r = sipline_message::builder::response_to(
+                        inv.as_request().unwrap(),
+                        StatusCode::new(code).unwrap(),
+                        Some(&format!("ph{port}")),
+                    );
+                    if code == 200 {
+                        r.headers
+                            .push(StdHeader::Contact, format!("<sip:bob@127.0.0.1:{port}>"));
+                        for rr in inv.headers().get_all(StdHeader::RecordRoute) {
+                            r.headers.push(StdHeader::RecordRoute, rr.clone());
+                        }
+                    }
+                    let _ = sock.send_to(&Message::from(r).to_bytes(), from);
+                }
+            }
+        }
+    });
+    (port, rx)
+}
+
+fn register(server: u16, contacts: &[u16]) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let l = s.local_addr().unwrap();
+    let mut msg = format!(
+        "REGISTER sip:127.0.0.1:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKreg;rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:bob@127.0.0.1:{server}>\r\nFrom: <sip:bob@127.0.0.1:{server}>;tag=r1\r\n\
+Call-ID: reg-bob\r\nCSeq: 1 REGISTER\r\n"
+    );
+    for p in contacts {
+        msg.push_str(&format!("Contact: <sip:bob@127.0.0.1:{p}>\r\n"));
+    }
+    msg.push_str("Content-Length: 0\r\n\r\n");
+    s.send_to(msg.as_bytes(), ("127.0.0.1", server)).unwrap();
+    let r = recv(&s).expect("REGISTER answered");
+    assert_eq!(status(&r), 200, "{r}");
+}
+
+struct Caller {
+    sock: UdpSocket,
+    server: u16,
+}
+
+impl Caller {
+    fn new(server: u16) -> Self {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Self { sock, server }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        branch: &str,
+        cseq: u32,
+        to_tag: Option<&str>,
+        route: Option<&str>,
+    ) -> String {
+        let l = self.sock.local_addr().unwrap();
+        let s = self.server;
+        let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        let route = route.map(|r| format!("Route: {r}\r\n")).unwrap_or_default();
+        format!(
+            "{method} sip:bob@127.0.0.1:{s} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n{route}To: <sip:bob@127.0.0.1:{s}>{to_tag}\r\nFrom: <sip:alice@127.0.0.1:{s}>;tag=a1\r\n\
+Call-ID: call-{branch}\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{l}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    }
+
+    fn send(&self, text: &str) {
+        self.sock
+            .send_to(text.as_bytes(), ("127.0.0.1", self.server))
+            .unwrap();
+    }
+
+    /// Responses until a final one for `method`.
+    fn final_for(&self, method: Method) -> (Vec<u16>, Message) {
+        let mut seen = Vec::new();
+        loop {
+            let m = recv(&self.sock).expect("a response");
+            seen.push(status(&m));
+            if status(&m) >= 200 && m.cseq().unwrap().method == method {
+                return (seen, m);
+            }
+        }
+    }
+}
+
+fn drain(rx: &mpsc::Receiver<Method>, wait: Duration) -> Vec<Method> {
+    let mut out = Vec::new();
+    let end = std::time::Instant::now() + wait;
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(m) => out.push(m),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn forking_486_and_200_then_ack_and_bye() {
+    let server = start("fork", &[]);
+    let (busy, busy_rx) = phone(Phone {
+        answer: Some(486),
+        delay: Duration::ZERO,
+    });
+    let (ok, ok_rx) = phone(Phone {
+        answer: Some(200),
+        delay: Duration::from_millis(200),
+    });
+    register(server.port, &[busy, ok]);
+
+    let caller = Caller::new(server.port);
+    let branch = "z9hG4bKcall1";
+    caller.send(&caller.request("INVITE", branch, 1, None, None));
+    let (seen, ok200) = caller.final_for(Method::Invite);
+    assert!(seen.contains(&180), "{seen:?}");
+    assert_eq!(status(&ok200), 200, "the 2xx wins over the 486 (§16.7)");
+    let rr = ok200
+        .headers()
+        .get(StdHeader::RecordRoute)
+        .expect("record-routed")
+        .to_string();
+    assert!(
+        rr.contains(&format!("127.0.0.1:{}", server.port)) && rr.contains("lr"),
+        "{rr}"
+    );
+
+    // ACK and BYE to the remote target (the 2xx's Contact), through the
+    // proxy by the route set (§12.2.1.1)
+    let to_tag = ok200.to_tag().unwrap().to_string();
+    let target = ok200.contacts().unwrap()[0]
+        .address()
+        .unwrap()
+        .uri
+        .to_string();
+    let in_dialog = |method: &str, branch: &str, cseq: u32| {
+        caller
+            .request(method, branch, cseq, Some(&to_tag), Some(&rr))
+            .replacen(&format!("sip:bob@127.0.0.1:{}", server.port), &target, 1)
+    };
+    caller.send(&in_dialog("ACK", "z9hG4bKack1", 1));
+    caller.send(&in_dialog("BYE", "z9hG4bKbye1", 2));
+    let (_, bye_ok) = caller.final_for(Method::Bye);
+    assert_eq!(status(&bye_ok), 200);
+
+    let ok_got = drain(&ok_rx, Duration::from_millis(300));
+    assert_eq!(
+        ok_got,
+        [Method::Invite, Method::Ack, Method::Bye],
+        "the answering phone"
+    );
+    let busy_got = drain(&busy_rx, Duration::from_millis(300));
+    // the 486 branch: its INVITE and the ACK the proxy's transaction sends (§17.1.1.3)
+    assert_eq!(busy_got, [Method::Invite, Method::Ack], "the busy phone");
+}
+
+#[test]
+fn cancel_stops_both_ringing_phones() {
+    let server = start("cancel", &[]);
+    let ring = Phone {
+        answer: None,
+        delay: Duration::ZERO,
+    };
+    let (p1, rx1) = phone(ring);
+    let (p2, rx2) = phone(ring);
+    register(server.port, &[p1, p2]);
+
+    let caller = Caller::new(server.port);
+    let invite = caller.request("INVITE", "z9hG4bKcall2", 1, None, None);
+    caller.send(&invite);
+    let first = recv(&caller.sock).unwrap();
+    assert_eq!(status(&first), 180);
+    caller.send(
+        &invite
+            .replacen("INVITE sip", "CANCEL sip", 1)
+            .replace("1 INVITE", "1 CANCEL"),
+    );
+    let mut statuses = Vec::new();
+    while !(statuses.contains(&487) && statuses.contains(&200)) {
+        let m = recv(&caller.sock).expect("responses to CANCEL and INVITE");
+        statuses.push(status(&m));
+    }
+    assert!(drain(&rx1, Duration::from_millis(300)).contains(&Method::Cancel));
+    assert!(drain(&rx2, Duration::from_millis(300)).contains(&Method::Cancel));
+}
+
+#[test]
+fn redirect_mode_answers_302_with_contacts() {
+    let server = start("redirect", &["--mode", "redirect"]);
+    register(server.port, &[40001, 40002]);
+    let caller = Caller::new(server.port);
+    caller.send(&caller.request("INVITE", "z9hG4bKcall3", 1, None, None));
+    let (_, r) = caller.final_for(Method::Invite);
+    // two contacts: 300 Multiple Choices (§8.3), each with its expires
+    assert_eq!(status(&r), 300, "{r}");
+    let contacts = r.contacts().unwrap();
+    assert_eq!(contacts.len(), 2);
+    assert!(contacts
+        .iter()
+        .all(|c| c.address().unwrap().expires().is_some()));
+}
+
+#[test]
+fn local_users_must_authenticate_their_invites() {
+    let server = start("auth", &["--domain", "example.test", "--user", "alice:pw"]);
+    let caller = Caller::new(server.port);
+    let invite = caller
+        .request("INVITE", "z9hG4bKcall4", 1, None, None)
+        .replace(
+            "From: <sip:alice@127.0.0.1",
+            "From: <sip:alice@example.test",
+        )
+        .replace(
+            &format!("<sip:alice@example.test:{}>", server.port),
+            "<sip:alice@example.test>",
+        );
+    caller.send(&invite);
+    let (_, r) = caller.final_for(Method::Invite);
+    assert_eq!(status(&r), 407, "{r}");
+    assert!(r.headers().contains(StdHeader::ProxyAuthenticate));
+}
