@@ -8,15 +8,13 @@ use super::config::{Config, Mode};
 use sipline_auth::{Credential, DigestServer, DigestServerConfig, Verdict};
 use sipline_message::header::StdHeader;
 use sipline_message::uri::{Host, Scheme, SipUri, Uri};
-use sipline_message::{Message, Method, Request, StatusCode, Transport};
+use sipline_message::{Bytes, Message, Method, Request, StatusCode, Transport};
 use sipline_proxy::{Action, BranchId, ContextId, Locator, Proxy, ProxyConfig, ServerTxId, Target};
 use sipline_registrar::{
     Binding, LocationStore, RedbStore, RegisterContext, RegisterOutcome, Registrar,
     RegistrarConfig, Source, StoreError,
 };
-use sipline_transaction::{
-    Config as TimerConfig, Event, Received, TransactionId, Transactions, Transmit,
-};
+use sipline_transaction::{Config as TimerConfig, Event, Received, TransactionId, Transactions};
 use sipline_transport::{
     Destination, Incoming, ListenSpec, PemSource, TlsServerConfig, TransportConfig, TransportEvent,
     TransportLayer,
@@ -74,8 +72,10 @@ struct Server {
     branch_dest: HashMap<(ContextId, BranchId), Destination>,
     /// Server transactions handed to the proxy, by the id it knows them by.
     server_txs: HashMap<u64, TransactionId>,
+    /// Messages sent without a transaction, in the order decided.
+    stateless: Vec<(Destination, Bytes)>,
     /// In-order send queues for stream destinations.
-    queues: HashMap<(Transport, SocketAddr), mpsc::UnboundedSender<Transmit<Destination>>>,
+    queues: HashMap<(Transport, SocketAddr), mpsc::UnboundedSender<Outgoing>>,
     shutting_down: Option<Instant>,
 }
 
@@ -204,6 +204,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         branches: HashMap::new(),
         branch_dest: HashMap::new(),
         server_txs: HashMap::new(),
+        stateless: Vec::new(),
         queues: HashMap::new(),
         shutting_down: None,
     };
@@ -282,34 +283,57 @@ impl Server {
 
     /// Sends what the transactions have to send and handles their events.
     async fn flush(&mut self) {
-        while let Some(t) = self.table.poll_transmit() {
-            if t.destination.transport == Transport::Udp {
-                if let Err(e) = self
-                    .layer
-                    .send_transmit(&t.destination, t.message, t.retransmission)
-                    .await
-                {
-                    debug!("send to {}: {e}", t.destination.addr);
-                    self.table
-                        .handle_transport_error(Instant::now(), t.transaction);
-                }
-            } else {
-                // May open a connection, so not in this loop; one queue per
-                // destination keeps its messages in order (a 100 before its 200).
-                let key = (t.destination.transport, t.destination.addr);
-                let layer = &self.layer;
-                let done = &self.done_tx;
-                let queue = self
-                    .queues
-                    .entry(key)
-                    .or_insert_with(|| send_queue(layer.clone(), done.clone()));
-                if queue.send(t).is_err() {
-                    self.queues.remove(&key);
+        loop {
+            while let Some(t) = self.table.poll_transmit() {
+                self.send_out(Outgoing {
+                    dest: t.destination,
+                    data: t.message,
+                    retransmission: t.retransmission,
+                    tx: Some(t.transaction),
+                })
+                .await;
+            }
+            for (dest, data) in std::mem::take(&mut self.stateless) {
+                self.send_out(Outgoing {
+                    dest,
+                    data,
+                    retransmission: false,
+                    tx: None,
+                })
+                .await;
+            }
+            let Some(e) = self.table.poll_event() else {
+                break;
+            };
+            self.on_event(e);
+        }
+    }
+
+    /// UDP at once; streams through the destination's queue, which may
+    /// open a connection and keeps its messages in order (a 100 before its 200).
+    async fn send_out(&mut self, o: Outgoing) {
+        if o.dest.transport == Transport::Udp {
+            if let Err(e) = self
+                .layer
+                .send_transmit(&o.dest, o.data, o.retransmission)
+                .await
+            {
+                debug!("send to {}: {e}", o.dest.addr);
+                if let Some(tx) = o.tx {
+                    self.table.handle_transport_error(Instant::now(), tx);
                 }
             }
+            return;
         }
-        while let Some(e) = self.table.poll_event() {
-            self.on_event(e);
+        let key = (o.dest.transport, o.dest.addr);
+        let layer = &self.layer;
+        let done = &self.done_tx;
+        let queue = self
+            .queues
+            .entry(key)
+            .or_insert_with(|| send_queue(layer.clone(), done.clone()));
+        if queue.send(o).is_err() {
+            self.queues.remove(&key);
         }
     }
 
@@ -515,11 +539,7 @@ impl Server {
             .or_else(|| self.direct_destination(next_hop));
         let layer = self.layer.clone();
         match dest {
-            Some(d) => {
-                tokio::spawn(async move {
-                    let _ = layer.send(&d, &message).await;
-                });
-            }
+            Some(d) => self.stateless.push((d, message.to_bytes())),
             None => {
                 let Some(sip) = next_hop.as_sip().cloned() else {
                     return;
@@ -731,7 +751,7 @@ impl Server {
     }
 
     /// A response forwarded without a transaction goes where its top Via says (§18.2.2).
-    fn send_response_stateless(&self, response: Message) {
+    fn send_response_stateless(&mut self, response: Message) {
         let Ok(via) = response.top_via() else { return };
         let transport = Transport::parse(&via.transport).unwrap_or(Transport::Udp);
         let ip = via
@@ -749,10 +769,7 @@ impl Server {
             .or(via.port)
             .unwrap_or(transport.default_port());
         let dest = Destination::new(transport, SocketAddr::new(ip, port));
-        let layer = self.layer.clone();
-        tokio::spawn(async move {
-            let _ = layer.send(&dest, &response).await;
-        });
+        self.stateless.push((dest, response.to_bytes()));
     }
 
     /// True if `uri` names this server: one of its domains, or one of the
@@ -1078,21 +1095,29 @@ async fn resolve(uri: &SipUri) -> Vec<Destination> {
     }
 }
 
+/// A message on its way out.
+struct Outgoing {
+    dest: Destination,
+    data: Bytes,
+    retransmission: bool,
+    /// The transaction it belongs to, whose failure it is if it cannot be sent.
+    tx: Option<TransactionId>,
+}
+
 /// A task that sends one destination's messages in order; a failure fails
 /// that message's transaction.
 fn send_queue(
     layer: TransportLayer,
     done: mpsc::UnboundedSender<Done>,
-) -> mpsc::UnboundedSender<Transmit<Destination>> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Transmit<Destination>>();
+) -> mpsc::UnboundedSender<Outgoing> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     tokio::spawn(async move {
-        while let Some(t) = rx.recv().await {
-            if let Err(e) = layer
-                .send_transmit(&t.destination, t.message, t.retransmission)
-                .await
-            {
-                debug!("send to {}: {e}", t.destination.addr);
-                let _ = done.send(Done::SendFailed { tx: t.transaction });
+        while let Some(o) = rx.recv().await {
+            if let Err(e) = layer.send_transmit(&o.dest, o.data, o.retransmission).await {
+                debug!("send to {}: {e}", o.dest.addr);
+                if let Some(tx) = o.tx {
+                    let _ = done.send(Done::SendFailed { tx });
+                }
             }
         }
     });
