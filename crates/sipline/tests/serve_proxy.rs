@@ -342,3 +342,27 @@ fn local_users_must_authenticate_their_invites() {
     assert_eq!(status(&r), 407, "{r}");
     assert!(r.headers().contains(StdHeader::ProxyAuthenticate));
 }
+
+#[test]
+fn stateless_mode_forwards_without_transactions() {
+    let server = start("stateless", &["--mode", "stateless"]);
+    let (ok, ok_rx) = phone(Phone {
+        answer: Some(200),
+        delay: Duration::from_millis(300),
+    });
+    register(server.port, &[ok]);
+    let caller = Caller::new(server.port);
+    let invite = caller.request("INVITE", "z9hG4bKcall5", 1, None, None);
+    caller.send(&invite);
+    std::thread::sleep(Duration::from_millis(100));
+    // a retransmission is forwarded again (a stateful proxy would absorb it)
+    caller.send(&invite);
+    let (seen, r) = caller.final_for(Method::Invite);
+    assert_eq!(status(&r), 200, "{seen:?}");
+    let got = drain(&ok_rx, Duration::from_millis(300));
+    assert_eq!(
+        got.iter().filter(|m| **m == Method::Invite).count(),
+        2,
+        "{got:?}"
+    );
+}

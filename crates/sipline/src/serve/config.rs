@@ -128,6 +128,8 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 pub(crate) enum Mode {
     Proxy,
     Redirect,
+    /// §16.11: forward without transactions (a front-end load balancer).
+    Stateless,
 }
 
 /// One address to listen on.
@@ -347,10 +349,11 @@ impl Config {
         {
             "proxy" => Mode::Proxy,
             "redirect" => Mode::Redirect,
+            "stateless" => Mode::Stateless,
             m => {
                 return Err(err(
                     "server.mode",
-                    format!("{m:?}: expected \"proxy\" or \"redirect\""),
+                    format!("{m:?}: expected \"proxy\", \"redirect\" or \"stateless\""),
                 ))
             }
         };

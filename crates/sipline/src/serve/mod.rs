@@ -22,7 +22,7 @@ pub(crate) struct Args {
     /// Where the location store lives (default ./sipline-data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// proxy (default) or redirect.
+    /// proxy (default), redirect, or stateless (RFC 3261 §16.11).
     #[arg(long)]
     mode: Option<String>,
     /// A user NAME:PASSWORD allowed to register and call; repeatable. With

@@ -120,6 +120,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         match cfg.mode {
             Mode::Proxy => "proxy",
             Mode::Redirect => "redirect",
+            Mode::Stateless => "stateless proxy",
         },
         cfg.domains.join(", "),
         cfg.data_dir.display()
@@ -623,6 +624,17 @@ impl Server {
             self.reply_stateless(&inc.message, dest, e.status_code(), &e.reason_phrase());
             return;
         }
+        if self.cfg.mode == Mode::Stateless && !self.takes_statefully(&inc.message) {
+            // §16.11: forwarded without a transaction; a retransmission takes
+            // the same path with the same branch.
+            let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some());
+            match self.proxy.forward_stateless(inc.message, Some(&locator)) {
+                Ok(action) => self.act(vec![action]),
+                Err(Some(resp)) => self.stateless.push((dest, resp.to_bytes())),
+                Err(None) => {}
+            }
+            return;
+        }
         let source = Source {
             transport: inc.transport.as_str().to_string(),
             remote: inc.source.to_string(),
@@ -687,6 +699,14 @@ impl Server {
             }
             _ => self.proxy_request(tx, request),
         }
+    }
+
+    /// In stateless mode, what is still handled with a transaction: REGISTER
+    /// and OPTIONS for this server.
+    fn takes_statefully(&self, m: &Message) -> bool {
+        m.as_request().is_some_and(|r| {
+            matches!(r.method, Method::Register | Method::Options) && self.is_for_us(&r.uri)
+        })
     }
 
     /// Everything that is not for the registrar goes through the proxy core.
@@ -1047,6 +1067,7 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
     pc.mode = match cfg.mode {
         Mode::Proxy => sipline_proxy::Mode::Proxy,
         Mode::Redirect => sipline_proxy::Mode::Redirect,
+        Mode::Stateless => sipline_proxy::Mode::Stateless,
     };
     pc.static_routes = cfg
         .routes
