@@ -99,6 +99,7 @@ fn round_trip(m: &Message) {
         max_line_length: 1 << 30,
     };
     let bytes = m.to_bytes();
+    assert_eq!(m.encoded_len(), bytes.len(), "encoded_len must be exact");
     match parse(bytes.clone(), &reparse) {
         Ok(again) => assert_eq!(
             &again.message, m,

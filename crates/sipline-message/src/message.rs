@@ -387,8 +387,10 @@ impl Message {
     /// Number of bytes [`Message::write_to`] writes.
     pub fn encoded_len(&self) -> usize {
         let start = match self {
-            Self::Request(r) => r.method.as_str().len() + r.uri.to_string().len() + 7 + 3,
-            Self::Response(r) => 7 + 5 + r.reason.len() + 2,
+            // METHOD SP URI SP SIP/2.0 CRLF
+            Self::Request(r) => r.method.as_str().len() + r.uri.to_string().len() + 11,
+            // SIP/2.0 SP 123 SP reason CRLF
+            Self::Response(r) => 14 + r.reason.len(),
         };
         let headers: usize = self
             .headers()

@@ -53,6 +53,7 @@ fn check_round_trip(data: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) {
         exercise(&m);
         let wire = m.to_bytes();
+        prop_assert_eq!(m.encoded_len(), wire.len(), "encoded_len is exact");
         let again = parse(wire.clone(), &tolerant());
         prop_assert!(again.is_ok(), "reparse failed: {:?}\n{:?}", again, wire);
         prop_assert_eq!(again.unwrap().message, m);
