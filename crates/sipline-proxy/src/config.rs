@@ -159,14 +159,21 @@ impl ProxyConfig {
     /// and port.
     pub fn is_local(&self, host: &Host, port: Option<u16>, default_port: u16) -> bool {
         let text = host_text(host);
-        let port = port.unwrap_or(default_port);
         let rr = &self.record_route_uri;
-        if rr.host.eq_ignore_case(host) && rr.port_or_default() == port {
+        // A URI naming one of our addresses without a port names us, whatever
+        // port we listen on (so `sip:alice@192.0.2.1` reaches a server on
+        // 192.0.2.1:5080); with a port, it must be one of ours.
+        let _ = default_port;
+        let port_ok = |ours: Option<u16>| match (port, ours) {
+            (None, _) | (_, None) => true,
+            (Some(p), Some(o)) => p == o,
+        };
+        if rr.host.eq_ignore_case(host) && port_ok(Some(rr.port_or_default())) {
             return true;
         }
         self.local
             .iter()
-            .any(|(h, p)| host_eq(h, &text) && p.is_none_or(|p| p == port))
+            .any(|(h, p)| host_eq(h, &text) && port_ok(*p))
     }
 
     /// True if the SIP/SIPS URI names this element ([`ProxyConfig::is_local`]).
@@ -214,7 +221,10 @@ mod tests {
         assert!(!c.is_local_uri(&u("sip:192.0.2.1:5080")));
         assert!(c.is_local_uri(&u("sip:PROXY.example.com:9999")));
         assert!(c.is_local_uri(&u("sip:[2001:db8::1]:5070")));
-        assert!(!c.is_local_uri(&u("sip:[2001:db8::1]")));
+        // without a port, any of our addresses names us (the issue: "by any
+        // of its listen addresses, with or without port")
+        assert!(c.is_local_uri(&u("sip:[2001:db8::1]")));
+        assert!(!c.is_local_uri(&u("sip:[2001:db8::1]:5060")));
         assert!(c.serves_domain(&u("sip:bob@example.com").host));
         assert!(!c.serves_domain(&u("sip:bob@example.org").host));
     }
