@@ -13,6 +13,9 @@ use tokio::net::UdpSocket;
 /// Largest UDP payload over IPv4 (65 535 minus IP and UDP headers).
 pub(crate) const MAX_DATAGRAM: usize = 65_507;
 
+/// Socket buffer size asked for on every UDP socket.
+const UDP_BUFFER: usize = 4 << 20;
+
 /// Binds a UDP socket; an IPv6 one is IPv6-only, so `[::]` and `0.0.0.0` can
 /// share a port.
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -21,6 +24,11 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
         s.set_only_v6(true)?;
     }
     s.set_nonblocking(true)?;
+    // Bursts of datagrams outrun the default 208 KB receive buffer and are
+    // dropped by the kernel before we read them; ask for more (the kernel
+    // caps it at net.core.rmem_max / wmem_max). Failure only means smaller.
+    let _ = s.set_recv_buffer_size(UDP_BUFFER);
+    let _ = s.set_send_buffer_size(UDP_BUFFER);
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())
 }
