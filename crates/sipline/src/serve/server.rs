@@ -46,6 +46,34 @@ enum Done {
     },
 }
 
+/// A REGISTER whose changes were handed to the store's writer.
+struct Commit {
+    pending: sipline_registrar::PendingApply,
+    tx: TransactionId,
+    aor: String,
+    outcome: Box<RegisterOutcome>,
+}
+
+/// The thread that waits for commits and reports them to the driver.
+fn commit_waiter(done: mpsc::UnboundedSender<Done>) -> std::sync::mpsc::Sender<Commit> {
+    let (tx, rx) = std::sync::mpsc::channel::<Commit>();
+    std::thread::Builder::new()
+        .name("sipline-commits".into())
+        .spawn(move || {
+            while let Ok(c) = rx.recv() {
+                let result = c.pending.wait();
+                let _ = done.send(Done::Registered {
+                    tx: c.tx,
+                    aor: c.aor,
+                    outcome: c.outcome,
+                    result,
+                });
+            }
+        })
+        .expect("start the commit waiter thread");
+    tx
+}
+
 /// A REGISTER waiting for an earlier one of the same AOR to be committed
 /// (RFC 3261 §10.3 step 7 reads then writes the bindings: one at a time per AOR).
 struct Queued {
@@ -66,6 +94,12 @@ struct Server {
     local: Vec<SocketAddr>,
     done_tx: mpsc::UnboundedSender<Done>,
     busy: HashMap<String, VecDeque<Queued>>,
+    /// The bindings of each AOR as last committed (or read): the registrar
+    /// and the proxy read these instead of the store; the store is written
+    /// through on every change and read only on a miss.
+    bindings: HashMap<String, Vec<Binding>>,
+    /// Commits to wait for, in order, on one thread (they complete in order).
+    commits: std::sync::mpsc::Sender<Commit>,
     proxy: Proxy,
     /// Client transactions of proxy branches, and where each was sent.
     branches: HashMap<TransactionId, (ContextId, BranchId)>,
@@ -190,6 +224,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
     let proxy = Proxy::new(proxy_config(&cfg, &listeners));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut transport_events = layer.subscribe();
+    let commits = commit_waiter(done_tx.clone());
     let mut server = Server {
         local: listeners.iter().map(|(_, a)| *a).collect(),
         cfg,
@@ -201,6 +236,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         users,
         done_tx,
         busy: HashMap::new(),
+        bindings: HashMap::new(),
+        commits,
         proxy,
         branches: HashMap::new(),
         branch_dest: HashMap::new(),
@@ -275,7 +312,12 @@ impl Server {
     }
 
     fn purge(&mut self) {
-        match self.store.purge_expired(sipline_registrar::unix_now()) {
+        let now = sipline_registrar::unix_now();
+        self.bindings.retain(|_, list| {
+            list.retain(|b| !b.is_expired(now));
+            !list.is_empty()
+        });
+        match self.store.purge_expired(now) {
             Ok(0) => {}
             Ok(n) => debug!("purged {n} expired bindings"),
             Err(e) => warn!("purging expired bindings: {e}"),
@@ -564,6 +606,7 @@ impl Server {
             } => {
                 match result {
                     Ok(bindings) => {
+                        self.bindings.insert(aor.clone(), bindings.clone());
                         outcome.set_bindings(sipline_registrar::unix_now(), bindings);
                         let response = outcome.response;
                         self.respond(tx, response);
@@ -627,7 +670,8 @@ impl Server {
         if self.cfg.mode == Mode::Stateless && !self.takes_statefully(&inc.message) {
             // §16.11: forwarded without a transaction; a retransmission takes
             // the same path with the same branch.
-            let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some());
+            let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
+                .with_cache(&self.bindings);
             match self.proxy.forward_stateless(inc.message, Some(&locator)) {
                 Ok(action) => self.act(vec![action]),
                 Err(Some(resp)) => self.stateless.push((dest, resp.to_bytes())),
@@ -674,7 +718,8 @@ impl Server {
             }
             // The ACK of a 2xx belongs to the dialog: forwarded statelessly by Route (§16.11).
             Received::StrayAck(ack) | Received::Ack { ack, .. } => {
-                let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some());
+                let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
+                    .with_cache(&self.bindings);
                 if let Ok(action) = self.proxy.forward_stateless(ack, Some(&locator)) {
                     self.act(vec![action]);
                 }
@@ -731,7 +776,8 @@ impl Server {
             }
         }
         self.server_txs.insert(tx.as_u64(), tx);
-        let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some());
+        let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
+            .with_cache(&self.bindings);
         let actions =
             self.proxy
                 .on_request(Instant::now(), ServerTxId(tx.as_u64()), request, &locator);
@@ -879,8 +925,14 @@ impl Server {
         source: Source,
         aor: String,
     ) {
-        let current = match self.store.get(&aor) {
-            Ok(b) => b,
+        let cached = self.bindings.get(&aor).cloned();
+        let current = match cached.map_or_else(|| self.store.get(&aor), Ok) {
+            Ok(b) => {
+                self.bindings
+                    .entry(aor.clone())
+                    .or_insert_with(|| b.clone());
+                b
+            }
             Err(e) => {
                 warn!("reading the bindings of {aor}: {e}");
                 self.reply(tx, 500, Some("Location store failure"));
@@ -904,15 +956,11 @@ impl Server {
         // The 200 goes out only once the bindings are on disk; commits of
         // concurrent REGISTERs are grouped by the store's writer.
         let pending = self.store.submit(&aor, outcome.changes.clone());
-        let done = self.done_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = pending.wait();
-            let _ = done.send(Done::Registered {
-                tx,
-                aor,
-                outcome: Box::new(outcome),
-                result,
-            });
+        let _ = self.commits.send(Commit {
+            pending,
+            tx,
+            aor,
+            outcome: Box::new(outcome),
         });
     }
 
@@ -985,6 +1033,7 @@ impl Server {
 /// The proxy core's view of the location store.
 struct StoreLocator<'a> {
     store: &'a RedbStore,
+    cache: Option<&'a HashMap<String, Vec<Binding>>>,
     users: &'a HashMap<String, Credential>,
     known_users_only: bool,
     now: u64,
@@ -998,6 +1047,7 @@ impl<'a> StoreLocator<'a> {
     ) -> Self {
         Self {
             store,
+            cache: None,
             users,
             known_users_only,
             now: sipline_registrar::unix_now(),
@@ -1005,11 +1055,21 @@ impl<'a> StoreLocator<'a> {
     }
 }
 
+impl<'a> StoreLocator<'a> {
+    fn with_cache(mut self, cache: &'a HashMap<String, Vec<Binding>>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+}
+
 impl Locator for StoreLocator<'_> {
     /// `None` (404) for a user we do not know, when users are configured;
     /// else the unexpired bindings (none: 480).
     fn lookup(&self, aor: &str) -> Option<Vec<Target>> {
-        let bindings = self.store.get(aor).unwrap_or_default();
+        let bindings = match self.cache.and_then(|c| c.get(aor)) {
+            Some(b) => b.clone(),
+            None => self.store.get(aor).unwrap_or_default(),
+        };
         if bindings.is_empty() && self.known_users_only {
             let user = aor
                 .strip_prefix("sip:")
