@@ -98,6 +98,8 @@ fn phone(behaviour: Phone) -> (u16, mpsc::Receiver<Method>) {
                     let _ = sock.send_to(&Message::from(r).to_bytes(), from);
                 };
                 match req.method {
+                    // a re-INVITE within the dialog: accepted at once
+                    Method::Invite if m.to_tag().is_some() => reply(200, &m),
                     Method::Invite if invite.is_none() => {
                         reply(180, &m);
                         answer_at = behaviour
@@ -262,14 +264,25 @@ fn forking_486_and_200_then_ack_and_bye() {
             .replacen(&format!("sip:bob@127.0.0.1:{}", server.port), &target, 1)
     };
     caller.send(&in_dialog("ACK", "z9hG4bKack1", 1));
-    caller.send(&in_dialog("BYE", "z9hG4bKbye1", 2));
+    // a re-INVITE in the dialog, through the proxy by the route set, then its ACK
+    caller.send(&in_dialog("INVITE", "z9hG4bKreinv1", 2));
+    let (_, re_ok) = caller.final_for(Method::Invite);
+    assert_eq!(status(&re_ok), 200, "{re_ok}");
+    caller.send(&in_dialog("ACK", "z9hG4bKack2", 2));
+    caller.send(&in_dialog("BYE", "z9hG4bKbye1", 3));
     let (_, bye_ok) = caller.final_for(Method::Bye);
     assert_eq!(status(&bye_ok), 200);
 
     let ok_got = drain(&ok_rx, Duration::from_millis(300));
     assert_eq!(
         ok_got,
-        [Method::Invite, Method::Ack, Method::Bye],
+        [
+            Method::Invite,
+            Method::Ack,
+            Method::Invite,
+            Method::Ack,
+            Method::Bye
+        ],
         "the answering phone"
     );
     let busy_got = drain(&busy_rx, Duration::from_millis(300));
