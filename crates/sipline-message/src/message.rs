@@ -367,7 +367,7 @@ impl Message {
                     h,
                     StdHeader::Via | StdHeader::MaxForwards | StdHeader::ContentLength
                 );
-            if h.is_single() && *slot && (strict || check) {
+            if h.is_single() && *slot && check {
                 return Err(ParseError::new(ErrorKind::DuplicateHeader(h), row.offset()));
             }
             *slot = true;

@@ -154,16 +154,15 @@ impl ProxyConfig {
     }
 
     /// True if `host:port` names this element: one of
-    /// [`ProxyConfig::local`] (a `None` port there matches any port; an absent
-    /// port in the URI is the scheme's default) or the Record-Route URI's host
-    /// and port.
-    pub fn is_local(&self, host: &Host, port: Option<u16>, default_port: u16) -> bool {
+    /// [`ProxyConfig::local`] or the Record-Route URI's host. A URI without a
+    /// port names us whatever port we listen on; with a port, it must be one
+    /// of ours (a `None` port in `local` matches any port).
+    pub fn is_local(&self, host: &Host, port: Option<u16>) -> bool {
         let text = host_text(host);
         let rr = &self.record_route_uri;
         // A URI naming one of our addresses without a port names us, whatever
         // port we listen on (so `sip:alice@192.0.2.1` reaches a server on
         // 192.0.2.1:5080); with a port, it must be one of ours.
-        let _ = default_port;
         let port_ok = |ours: Option<u16>| match (port, ours) {
             (None, _) | (_, None) => true,
             (Some(p), Some(o)) => p == o,
@@ -178,7 +177,7 @@ impl ProxyConfig {
 
     /// True if the SIP/SIPS URI names this element ([`ProxyConfig::is_local`]).
     pub fn is_local_uri(&self, uri: &SipUri) -> bool {
-        self.is_local(&uri.host, uri.port, uri.default_port())
+        self.is_local(&uri.host, uri.port)
     }
 }
 

@@ -550,12 +550,7 @@ impl Proxy {
             return None;
         }
         let top = response.top_via().ok()?;
-        let default = if top.transport.eq_ignore_ascii_case("TLS") {
-            5061
-        } else {
-            5060
-        };
-        if !self.config.is_local(&top.host, top.port, default) {
+        if !self.config.is_local(&top.host, top.port) {
             return None;
         }
         response.headers_mut().pop_first_value(StdHeader::Via);

@@ -29,7 +29,7 @@ pub(crate) fn preprocess(req: &mut Request, cfg: &ProxyConfig) {
         let ours = s
             .maddr()
             .and_then(|m| Host::parse(m).ok())
-            .is_some_and(|h| cfg.serves_domain(&h) || cfg.is_local(&h, s.port, s.default_port()));
+            .is_some_and(|h| cfg.serves_domain(&h) || cfg.is_local(&h, s.port));
         if ours {
             s.remove_param("maddr");
             s.remove_param("transport");

@@ -122,14 +122,7 @@ pub(crate) fn looped(req: &Request, cfg: &ProxyConfig) -> bool {
         .headers
         .values(StdHeader::Via)
         .filter_map(|v| Via::parse(&v).ok())
-        .filter(|v| {
-            let default = if v.transport.eq_ignore_ascii_case("TLS") {
-                5061
-            } else {
-                5060
-            };
-            cfg.is_local(&v.host, v.port, default)
-        })
+        .filter(|v| cfg.is_local(&v.host, v.port))
         .filter_map(|v| v.branch().and_then(branch::loop_part))
         .peekable();
     if mine.peek().is_none() {

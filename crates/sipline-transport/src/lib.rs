@@ -284,48 +284,27 @@ impl TransportLayer {
     ///   else one is opened within the connect timeout.
     pub async fn send(&self, dest: &Destination, msg: &Message) -> Result<(), SendError> {
         let inner = &self.inner;
-        if let Some(id) = dest.connection {
-            if let Some(conn) = inner.conns.get(id) {
-                match conn.write(inner, msg.to_bytes(), true).await {
-                    // RFC 3261 §18.2.2: "If that connection is no longer
-                    // open", go by transport and address.
-                    Err(SendError::ConnectionClosed { .. }) => {}
-                    other => return other,
-                }
-            }
+        let on_open_connection = dest
+            .connection
+            .is_some_and(|id| inner.conns.get(id).is_some());
+        let limit = inner.config.udp_mtu.saturating_sub(200);
+        if dest.transport == Transport::Udp
+            && !on_open_connection
+            && msg.is_request()
+            && msg.encoded_len() > limit
+        {
+            // RFC 3261 §18.1.1: congestion-controlled transport for
+            // requests within 200 bytes of the MTU.
+            let mut tcp_msg = msg.clone();
+            via::set_top_via_transport(&mut tcp_msg, Transport::Tcp)
+                .map_err(|e| SendError::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            let tcp = Destination {
+                transport: Transport::Tcp,
+                ..dest.clone()
+            };
+            return self.send_raw(&tcp, tcp_msg.to_bytes()).await.map(|_| ());
         }
-        match dest.transport {
-            Transport::Udp => {
-                let limit = inner.config.udp_mtu.saturating_sub(200);
-                let len = msg.encoded_len();
-                if msg.is_request() && len > limit {
-                    // RFC 3261 §18.1.1: congestion-controlled transport for
-                    // requests within 200 bytes of the MTU.
-                    let mut tcp_msg = msg.clone();
-                    via::set_top_via_transport(&mut tcp_msg, Transport::Tcp).map_err(|e| {
-                        SendError::Io(io::Error::new(io::ErrorKind::InvalidInput, e))
-                    })?;
-                    return self.send_connection(Transport::Tcp, dest, &tcp_msg).await;
-                }
-                udp::send(inner, dest.addr, dest.local, &msg.to_bytes()).await
-            }
-            Transport::Sctp => Err(SendError::Unsupported(Transport::Sctp)),
-            t => self.send_connection(t, dest, msg).await,
-        }
-    }
-
-    async fn send_connection(
-        &self,
-        t: Transport,
-        dest: &Destination,
-        msg: &Message,
-    ) -> Result<(), SendError> {
-        let inner = &self.inner;
-        let conn = match inner.conns.find(t, dest.addr) {
-            Some(c) => c,
-            None => tcp::open(inner, t, dest.addr, dest.server_name.as_deref()).await?,
-        };
-        conn.write(inner, msg.to_bytes(), true).await
+        self.send_raw(dest, msg.to_bytes()).await.map(|_| ())
     }
 
     /// Sends bytes already serialized (e.g. a transaction's [`Transmit`]),

@@ -40,7 +40,6 @@ pub(crate) struct ClientConfig {
 /// The final response and what led to it.
 pub(crate) struct Outcome {
     pub(crate) response: Message,
-    pub(crate) provisionals: Vec<Message>,
     pub(crate) target: Target,
 }
 
@@ -272,7 +271,6 @@ async fn attempt(
     let id = table
         .send_request(Instant::now(), msg, dest, transport.is_reliable())
         .map_err(|e| Attempt::Setup(e.to_string()))?;
-    let mut provisionals = Vec::new();
     let deadline = cfg.timeout.map(|t| started + t);
     loop {
         while let Some(t) = table.poll_transmit() {
@@ -299,11 +297,12 @@ async fn attempt(
                         layer.shutdown();
                         return Ok(Outcome {
                             response,
-                            provisionals,
                             target: target.clone(),
                         });
                     }
-                    provisionals.push(response);
+                    if cfg.trace {
+                        trace(started, "<-", target.addr, &response);
+                    }
                 }
                 Event::Timeout { .. } => {
                     layer.shutdown();

@@ -175,10 +175,10 @@ impl Headers {
     }
 
     /// The values of every row named `key` (rows, not split at commas).
-    pub fn get_all<K: HeaderKey + 'static>(
-        &self,
+    pub fn get_all<'a, K: HeaderKey + 'a>(
+        &'a self,
         key: K,
-    ) -> impl Iterator<Item = &ByteString> + '_ {
+    ) -> impl Iterator<Item = &'a ByteString> + 'a {
         self.rows
             .iter()
             .filter(move |h| key.matches(&h.name))

@@ -93,7 +93,6 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 "sipline options: answered by {} over {}",
                 outcome.target.addr, outcome.target.transport
             );
-            let _ = outcome.provisionals;
             if r.status.is_success() {
                 ExitCode::SUCCESS
             } else {

@@ -654,8 +654,9 @@ impl Server {
                 self.table.handle_response(now, inc.message)
             {
                 // §16.7 / §16.11: e.g. a 2xx retransmission after its branch ended
-                if let Some(fwd) = self.proxy.forward_response_stateless(resp) {
-                    self.send_response_stateless(fwd);
+                match self.proxy.forward_response_stateless(resp) {
+                    Some(fwd) => self.send_response_stateless(fwd),
+                    None => debug!("response matching no transaction and not ours: dropped"),
                 }
             }
             return;
@@ -675,7 +676,9 @@ impl Server {
             match self.proxy.forward_stateless(inc.message, Some(&locator)) {
                 Ok(action) => self.act(vec![action]),
                 Err(Some(resp)) => self.stateless.push((dest, resp.to_bytes())),
-                Err(None) => {}
+                Err(None) => {
+                    debug!("stateless proxy dropped a request (e.g. an ACK with nowhere to go)")
+                }
             }
             return;
         }
@@ -816,26 +819,25 @@ impl Server {
         self.respond(tx, Message::from(r));
     }
 
-    /// A response forwarded without a transaction goes where its top Via says (§18.2.2).
+    /// A response forwarded without a transaction goes where its top Via
+    /// says (§18.2.2, the same rules as for our own responses).
     fn send_response_stateless(&mut self, response: Message) {
-        let Ok(via) = response.top_via() else { return };
+        let Ok(via) = response.top_via() else {
+            debug!("stateless response without a Via: dropped");
+            return;
+        };
         let transport = Transport::parse(&via.transport).unwrap_or(Transport::Udp);
-        let ip = via
-            .received()
-            .and_then(|r| r.trim_matches(['[', ']']).parse::<IpAddr>().ok())
-            .or(match &via.host {
-                Host::Ipv4(a) => Some(IpAddr::V4(*a)),
-                Host::Ipv6(a) => Some(IpAddr::V6(*a)),
-                Host::Domain(_) => None,
-            });
-        let Some(ip) = ip else { return };
-        let port = via
-            .rport()
-            .flatten()
-            .or(via.port)
-            .unwrap_or(transport.default_port());
-        let dest = Destination::new(transport, SocketAddr::new(ip, port));
-        self.stateless.push((dest, response.to_bytes()));
+        // No request to fall back on: the Via alone must give an address.
+        let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+        match sipline_transport::response_destination(&via, transport, unknown, None) {
+            Ok(dest) if !dest.addr.ip().is_unspecified() => {
+                self.stateless.push((dest, response.to_bytes()));
+            }
+            _ => debug!(
+                "stateless response to {}: sent-by needs DNS, dropped",
+                via.sent_by()
+            ),
+        }
     }
 
     /// True if `uri` names this server: one of its domains, or one of the
@@ -1014,9 +1016,8 @@ impl Server {
         let Some(req) = request.as_request() else {
             return;
         };
-        if req.method == Method::Ack
-            || request.validate(false).is_err() && request.top_via().is_err()
-        {
+        // never answer an ACK; nowhere to send without a Via
+        if req.method == Method::Ack || request.top_via().is_err() {
             return; // never answer an ACK; nowhere to send without a Via
         }
         let status = StatusCode::new(code).unwrap_or(StatusCode::BAD_REQUEST);
