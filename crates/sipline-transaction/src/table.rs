@@ -161,6 +161,12 @@ impl<A: Clone> Transactions<A> {
         self.txs.get(&id).map(|t| &t.request)
     }
 
+    /// Where a transaction sends: the destination of a client transaction,
+    /// the source of a server transaction's request.
+    pub fn destination(&self, id: TransactionId) -> Option<&A> {
+        self.txs.get(&id).map(|t| &t.dest)
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {
