@@ -25,6 +25,8 @@ pub(crate) struct File {
     auth: AuthSection,
     #[serde(default)]
     routes: Vec<RouteSection>,
+    #[serde(default)]
+    domain: Vec<DomainSection>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -71,6 +73,15 @@ struct RegistrarSection {
     default_expires: Option<u32>,
     min_expires: Option<u32>,
     max_expires: Option<u32>,
+    service_route: Option<Vec<String>>,
+}
+
+/// `[[domain]]`: a domain served, with its own mode.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainSection {
+    name: String,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -184,6 +195,21 @@ pub(crate) struct Config {
     pub(crate) nonce_lifetime: Duration,
     pub(crate) algorithms: Vec<sipline_auth::Algorithm>,
     pub(crate) routes: Vec<StaticRoute>,
+    /// Service-Route values for the 200 to REGISTER (RFC 3608 §6.3), as
+    /// name-addrs, in order.
+    pub(crate) service_route: Vec<String>,
+    /// Domains whose mode is not `mode` (from `[[domain]]`).
+    pub(crate) domain_modes: Vec<(String, Mode)>,
+}
+
+impl Config {
+    /// The mode for requests to this domain: its own, else the server's.
+    pub(crate) fn mode_for(&self, domain: &str) -> Mode {
+        self.domain_modes
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+            .map_or(self.mode, |(_, m)| *m)
+    }
 }
 
 /// Settings given as flags; they override the file.
@@ -333,8 +359,9 @@ impl Config {
         }
         let mut domains = f.server.domains.unwrap_or_default();
         domains.extend(o.domains.iter().cloned());
+        let not_a_domain = |d: &str| d.is_empty() || d.contains([' ', ':', '@', '/']);
         for (i, d) in domains.iter().enumerate() {
-            if d.is_empty() || d.contains([' ', ':', '@', '/']) {
+            if not_a_domain(d) {
                 return Err(err(
                     format!("server.domains[{i}]"),
                     format!("{d:?} is not a domain name"),
@@ -357,6 +384,57 @@ impl Config {
                 ))
             }
         };
+        // [[domain]]: each one is served (added to the domains), in its own
+        // mode if it gives one.
+        let mut domain_modes: Vec<(String, Mode)> = Vec::new();
+        for (i, d) in f.domain.iter().enumerate() {
+            let key = format!("domain[{i}]");
+            if not_a_domain(&d.name) {
+                return Err(err(
+                    format!("{key}.name"),
+                    format!("{:?} is not a domain name", d.name),
+                ));
+            }
+            if f.domain[..i]
+                .iter()
+                .any(|e| e.name.eq_ignore_ascii_case(&d.name))
+            {
+                return Err(err(
+                    format!("{key}.name"),
+                    format!("{:?} has two [[domain]] tables", d.name),
+                ));
+            }
+            if !domains.iter().any(|x| x.eq_ignore_ascii_case(&d.name)) {
+                domains.push(d.name.clone());
+            }
+            let m = match d.mode.as_deref() {
+                None => continue,
+                Some("proxy") => Mode::Proxy,
+                Some("redirect") => Mode::Redirect,
+                Some("stateless") => {
+                    return Err(err(
+                        format!("{key}.mode"),
+                        "\"stateless\" is for the whole server only (server.mode); \
+                         a domain is \"proxy\" or \"redirect\"",
+                    ))
+                }
+                Some(m) => {
+                    return Err(err(
+                        format!("{key}.mode"),
+                        format!("{m:?}: expected \"proxy\" or \"redirect\""),
+                    ))
+                }
+            };
+            if m == Mode::Proxy && mode == Mode::Stateless {
+                return Err(err(
+                    format!("{key}.mode"),
+                    "a stateful \"proxy\" domain needs server.mode \"proxy\" or \"redirect\"",
+                ));
+            }
+            if m != mode {
+                domain_modes.push((d.name.clone(), m));
+            }
+        }
         let sequential_forking = match f.server.forking.as_deref().unwrap_or("parallel") {
             "parallel" => false,
             "sequential" => true,
@@ -378,6 +456,19 @@ impl Config {
                 "timers.timer_c_s",
                 "must be more than 180 (RFC 3261 §16.6 step 11)",
             ));
+        }
+        let branch_timeout = f.timers.branch_timeout_s.map(Duration::from_secs);
+        if branch_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(err(
+                "timers.branch_timeout_s",
+                "must be above 0 (leave it out to wait for each group's answers)",
+            ));
+        }
+        // A nonce must live long enough to be answered (RFC 7616 §3.3): with
+        // 0 every authenticated request would be stale.
+        let nonce_lifetime = Duration::from_secs(f.auth.nonce_lifetime_s.unwrap_or(300));
+        if nonce_lifetime.is_zero() {
+            return Err(err("auth.nonce_lifetime_s", "must be above 0"));
         }
         let realm = f.auth.realm.clone().or_else(|| domains.first().cloned());
         let realm_text = realm.clone().unwrap_or_else(|| "sipline".into());
@@ -460,6 +551,28 @@ impl Config {
             }
         };
         let reg = &f.registrar;
+        // RFC 3608 §5: a Service-Route value is a Route element, and "MUST
+        // include the loose-routing indicator parameter ;lr".
+        let mut service_route = Vec::new();
+        for (i, text) in reg.service_route.iter().flatten().enumerate() {
+            let key = format!("registrar.service_route[{i}]");
+            let inner = text
+                .trim()
+                .strip_prefix('<')
+                .and_then(|t| t.strip_suffix('>'))
+                .unwrap_or(text.trim());
+            let uri = Uri::parse(inner).map_err(|e| err(&key, format!("{text:?}: {e}")))?;
+            let sip = uri
+                .as_sip()
+                .ok_or_else(|| err(&key, format!("{text:?}: a sip: or sips: URI")))?;
+            if !sip.has_param("lr") {
+                return Err(err(
+                    &key,
+                    format!("{text:?}: a Service-Route is a loose route: add ;lr (RFC 3608 §5)"),
+                ));
+            }
+            service_route.push(format!("<{uri}>"));
+        }
         Ok(Self {
             listen,
             domains,
@@ -480,7 +593,7 @@ impl Config {
             t2: ms(f.timers.t2_ms, 4000),
             t4: ms(f.timers.t4_ms, 5000),
             timer_c,
-            branch_timeout: f.timers.branch_timeout_s.map(Duration::from_secs),
+            branch_timeout,
             shutdown_grace: Duration::from_secs(f.timers.shutdown_grace_s.unwrap_or(5)),
             max_message_size: f.limits.max_message_size.unwrap_or(65_535),
             max_connections: f.limits.max_connections.unwrap_or(1024),
@@ -490,9 +603,11 @@ impl Config {
             max_expires: reg.max_expires.unwrap_or(86_400),
             realm,
             users,
-            nonce_lifetime: Duration::from_secs(f.auth.nonce_lifetime_s.unwrap_or(300)),
+            nonce_lifetime,
             algorithms,
             routes,
+            service_route,
+            domain_modes,
         })
     }
 }
@@ -532,6 +647,35 @@ mod tests {
         assert!(e.to_string().contains("routes[0].next_hops[0]"), "{e}");
         let e = load("[timers]\ntimer_c_s = 60").unwrap_err();
         assert!(e.to_string().contains("timers.timer_c_s"), "{e}");
+        let e = load("[auth]\nnonce_lifetime_s = 0").unwrap_err();
+        assert!(e.to_string().contains("auth.nonce_lifetime_s"), "{e}");
+        let e = load("[timers]\nbranch_timeout_s = 0").unwrap_err();
+        assert!(e.to_string().contains("timers.branch_timeout_s"), "{e}");
+        let e = load("[[domain]]\nname = \"a.test\"\nmode = \"relay\"").unwrap_err();
+        assert!(e.to_string().contains("config: domain[0].mode:"), "{e}");
+        let e = load("[[domain]]\nname = \"a.test\"\nmode = \"stateless\"").unwrap_err();
+        assert!(e.to_string().contains("config: domain[0].mode:"), "{e}");
+        let e =
+            load("[server]\nmode = \"stateless\"\n[[domain]]\nname = \"a.test\"\nmode = \"proxy\"")
+                .unwrap_err();
+        assert!(e.to_string().contains("config: domain[0].mode:"), "{e}");
+        let e = load("[[domain]]\nname = \"a.test\"\n[[domain]]\nname = \"A.test\"").unwrap_err();
+        assert!(e.to_string().contains("config: domain[1].name:"), "{e}");
+        let e = load("[[domain]]\nname = \"a test\"").unwrap_err();
+        assert!(e.to_string().contains("config: domain[0].name:"), "{e}");
+        let e =
+            load("[registrar]\nservice_route = [\"sip:p.test;lr\", \"sip:q.test\"]").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("config: registrar.service_route[1]:"),
+            "{e}"
+        );
+        let e = load("[registrar]\nservice_route = [\"tel:+123\"]").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("config: registrar.service_route[0]:"),
+            "{e}"
+        );
         let e = load("[server]\nlisten_on = []").unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
     }
@@ -541,9 +685,30 @@ mod tests {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sipline.example.toml");
         let c = Config::load(Some(&path), &Overrides::default()).unwrap();
-        assert_eq!(c.domains, ["example.com"]);
+        assert_eq!(c.domains, ["example.com", "moved.example.com"]);
+        assert_eq!(c.mode_for("Moved.Example.com"), Mode::Redirect);
+        assert_eq!(c.mode_for("example.com"), Mode::Proxy);
         assert_eq!(c.users.len(), 2);
         assert_eq!(c.routes.len(), 2);
+    }
+
+    #[test]
+    fn domain_modes_and_service_route() {
+        let c = load(
+            "[server]\nmode = \"redirect\"\ndomains = [\"a.test\"]\n\
+             [[domain]]\nname = \"a.test\"\nmode = \"proxy\"\n\
+             [[domain]]\nname = \"b.test\"\n\
+             [registrar]\nservice_route = [\"<sip:orig@p.test;lr>\", \"sip:q.test:5070;lr\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.domains, ["a.test", "b.test"]);
+        assert_eq!(c.mode_for("a.test"), Mode::Proxy);
+        assert_eq!(c.mode_for("b.test"), Mode::Redirect);
+        assert_eq!(c.mode_for("elsewhere.test"), Mode::Redirect);
+        assert_eq!(
+            c.service_route,
+            ["<sip:orig@p.test;lr>", "<sip:q.test:5070;lr>"]
+        );
     }
 
     #[test]

@@ -100,7 +100,12 @@ struct Server {
     bindings: HashMap<String, Vec<Binding>>,
     /// Commits to wait for, in order, on one thread (they complete in order).
     commits: std::sync::mpsc::Sender<Commit>,
+    /// The proxy core (a stateless one in stateless mode).
     proxy: Proxy,
+    /// The redirect server (§8.3) for requests to domains in redirect mode
+    /// (all, in redirect mode). It only ever answers, so its contexts and
+    /// branches never mix with the proxy's.
+    redirector: Proxy,
     /// Client transactions of proxy branches, and where each was sent.
     branches: HashMap<TransactionId, (ContextId, BranchId)>,
     branch_dest: HashMap<(ContextId, BranchId), Destination>,
@@ -151,12 +156,15 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
     let _ = writeln!(
         out,
         "sipline serve: mode {}, domains [{}], location store {}",
-        match cfg.mode {
-            Mode::Proxy => "proxy",
-            Mode::Redirect => "redirect",
-            Mode::Stateless => "stateless proxy",
-        },
-        cfg.domains.join(", "),
+        mode_name(cfg.mode),
+        cfg.domains
+            .iter()
+            .map(|d| match cfg.mode_for(d) {
+                m if m == cfg.mode => d.clone(),
+                m => format!("{d} ({})", mode_name(m)),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         cfg.data_dir.display()
     );
     let _ = out.flush();
@@ -212,6 +220,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         default_expires: cfg.default_expires,
         min_expires: cfg.min_expires,
         max_expires: cfg.max_expires,
+        service_route: cfg.service_route.clone(),
         ..RegistrarConfig::default()
     });
     let timers = TimerConfig {
@@ -222,6 +231,9 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         ..TimerConfig::default()
     };
     let proxy = Proxy::new(proxy_config(&cfg, &listeners));
+    let mut redirect_config = proxy_config(&cfg, &listeners);
+    redirect_config.mode = sipline_proxy::Mode::Redirect;
+    let redirector = Proxy::new(redirect_config);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut transport_events = layer.subscribe();
     let commits = commit_waiter(done_tx.clone());
@@ -239,6 +251,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         bindings: HashMap::new(),
         commits,
         proxy,
+        redirector,
         branches: HashMap::new(),
         branch_dest: HashMap::new(),
         server_txs: HashMap::new(),
@@ -257,11 +270,12 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
                 break;
             }
         }
-        let mut wake = server
-            .table
-            .poll_timeout()
-            .unwrap_or(next_purge)
-            .min(next_purge);
+        // The transactions' timers, and the proxy core's own (the branch
+        // timeout of sequential forking, RFC 3841 §7.2.4 / RFC 3261 §16.6).
+        let mut wake = [server.table.poll_timeout(), server.proxy.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(next_purge, Instant::min);
         if let Some(d) = server.shutting_down {
             wake = wake.min(d);
         }
@@ -507,18 +521,7 @@ impl Server {
         {
             dest.transport = Transport::Tcp;
         }
-        if let Some(local) = self.local_for(dest.transport) {
-            let host = match local.ip() {
-                IpAddr::V4(a) => Host::Ipv4(a),
-                IpAddr::V6(a) => Host::Ipv6(a),
-            };
-            sipline_proxy::rewrite_top_via(
-                &mut request,
-                dest.transport.as_str(),
-                host,
-                Some(local.port()),
-            );
-        }
+        set_our_via(&self.layer, &mut request, dest.transport);
         let reliable = dest.transport.is_reliable();
         match self
             .table
@@ -536,13 +539,6 @@ impl Server {
                 self.act(actions);
             }
         }
-    }
-
-    /// Our listening address for a transport (the sent-by of our Via).
-    fn local_for(&self, t: Transport) -> Option<SocketAddr> {
-        self.layer
-            .listener(t)
-            .or_else(|| self.layer.listener(Transport::Udp))
     }
 
     /// An outbound flow (RFC 5626): the connection the UA registered over.
@@ -576,19 +572,24 @@ impl Server {
     }
 
     /// Sends a message without a transaction (§16.11): an ACK for a 2xx.
-    fn send_stateless(&mut self, message: Message, next_hop: &Uri, flow: Option<&str>) {
+    /// Our Via names the transport it goes over, as for a branch (§18.1.1).
+    fn send_stateless(&mut self, mut message: Message, next_hop: &Uri, flow: Option<&str>) {
         let dest = self
             .flow_destination(flow)
             .or_else(|| self.direct_destination(next_hop));
         let layer = self.layer.clone();
         match dest {
-            Some(d) => self.stateless.push((d, message.to_bytes())),
+            Some(d) => {
+                set_our_via(&self.layer, &mut message, d.transport);
+                self.stateless.push((d, message.to_bytes()));
+            }
             None => {
                 let Some(sip) = next_hop.as_sip().cloned() else {
                     return;
                 };
                 tokio::spawn(async move {
                     if let Some(d) = resolve(&sip).await.into_iter().next() {
+                        set_our_via(&layer, &mut message, d.transport);
                         let _ = layer.send(&d, &message).await;
                     }
                 });
@@ -721,6 +722,13 @@ impl Server {
             }
             // The ACK of a 2xx belongs to the dialog: forwarded statelessly by Route (§16.11).
             Received::StrayAck(ack) | Received::Ack { ack, .. } => {
+                // §8.3: a redirect server sends no requests of its own
+                if ack
+                    .as_request()
+                    .is_some_and(|r| self.mode_for(r) == Mode::Redirect)
+                {
+                    return;
+                }
                 let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
                     .with_cache(&self.bindings);
                 if let Ok(action) = self.proxy.forward_stateless(ack, Some(&locator)) {
@@ -750,11 +758,22 @@ impl Server {
     }
 
     /// In stateless mode, what is still handled with a transaction: REGISTER
-    /// and OPTIONS for this server.
+    /// and OPTIONS for this server, and every request (ACK included, §17.2.1)
+    /// for a domain in redirect mode.
     fn takes_statefully(&self, m: &Message) -> bool {
         m.as_request().is_some_and(|r| {
-            matches!(r.method, Method::Register | Method::Options) && self.is_for_us(&r.uri)
+            (matches!(r.method, Method::Register | Method::Options) && self.is_for_us(&r.uri))
+                || self.mode_for(r) == Mode::Redirect
         })
+    }
+
+    /// The mode for a request: its Request-URI's domain's own (`[[domain]]`),
+    /// else the server's.
+    fn mode_for(&self, req: &Request) -> Mode {
+        match req.uri.as_sip().map(|s| &s.host) {
+            Some(Host::Domain(d)) => self.cfg.mode_for(d),
+            _ => self.cfg.mode,
+        }
     }
 
     /// Everything that is not for the registrar goes through the proxy core.
@@ -779,11 +798,17 @@ impl Server {
             }
         }
         self.server_txs.insert(tx.as_u64(), tx);
+        let redirect = request
+            .as_request()
+            .is_some_and(|r| self.mode_for(r) == Mode::Redirect);
         let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
             .with_cache(&self.bindings);
-        let actions =
-            self.proxy
-                .on_request(Instant::now(), ServerTxId(tx.as_u64()), request, &locator);
+        let core = if redirect {
+            &mut self.redirector
+        } else {
+            &mut self.proxy
+        };
+        let actions = core.on_request(Instant::now(), ServerTxId(tx.as_u64()), request, &locator);
         self.act(actions);
     }
 
@@ -1003,9 +1028,15 @@ impl Server {
     }
 
     fn respond(&mut self, tx: TransactionId, mut response: Message) {
-        response
-            .headers_mut()
-            .push(StdHeader::Server, self.cfg.server_header.clone());
+        // Ours only when it has none: a response forwarded from a UAS keeps
+        // its own, and a second Server header would make it malformed
+        // (RFC 3261 §7.3.1: only comma-separated list headers may repeat;
+        // Server is not one, §20.35, §25.1).
+        if !response.headers().contains(StdHeader::Server) {
+            response
+                .headers_mut()
+                .push(StdHeader::Server, self.cfg.server_header.clone());
+        }
         if let Err(e) = self.table.respond(Instant::now(), tx, response) {
             debug!("respond on {tx:?}: {e}");
         }
@@ -1125,9 +1156,9 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
     };
     pc.branch_timeout = cfg.branch_timeout;
     pc.timer_c = cfg.timer_c;
+    // Redirect-mode requests go to a redirect core of their own.
     pc.mode = match cfg.mode {
-        Mode::Proxy => sipline_proxy::Mode::Proxy,
-        Mode::Redirect => sipline_proxy::Mode::Redirect,
+        Mode::Proxy | Mode::Redirect => sipline_proxy::Mode::Proxy,
         Mode::Stateless => sipline_proxy::Mode::Stateless,
     };
     pc.static_routes = cfg
@@ -1143,6 +1174,32 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
         })
         .collect();
     pc
+}
+
+/// Sets the transport and sent-by of the top Via (ours, put there by the
+/// proxy core) to the transport the request goes over and our listening
+/// address for it (RFC 3261 §18.1.1, §16.6 step 8): a request sent over TCP
+/// must not say UDP.
+fn set_our_via(layer: &TransportLayer, request: &mut Message, transport: Transport) {
+    let Some(local) = layer
+        .listener(transport)
+        .or_else(|| layer.listener(Transport::Udp))
+    else {
+        return;
+    };
+    let host = match local.ip() {
+        IpAddr::V4(a) => Host::Ipv4(a),
+        IpAddr::V6(a) => Host::Ipv6(a),
+    };
+    sipline_proxy::rewrite_top_via(request, transport.as_str(), host, Some(local.port()));
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Proxy => "proxy",
+        Mode::Redirect => "redirect",
+        Mode::Stateless => "stateless proxy",
+    }
 }
 
 /// RFC 3263 resolution of a next hop with the system's resolver.

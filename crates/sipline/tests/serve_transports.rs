@@ -1,0 +1,424 @@
+//! `sipline serve` on every transport at once (UDP, TCP, TLS, WS, WSS),
+//! from the outside, on 127.0.0.1 with ports picked free: `sipline options`
+//! over TLS (trusting a test CA written here), WS and WSS gets 200 from the
+//! server itself; a phone registers over TCP and is called through the
+//! proxy by a caller on UDP (RFC 3261 §18: the proxy opens a TCP connection
+//! to the registered Contact and puts a TCP Via on top).
+
+use sipline_message::header::StdHeader;
+use sipline_message::parse::{frame, Frame};
+use sipline_message::{Bytes, Message, Method, ParseOptions, StatusCode};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    /// What it listens on, by transport name ("udp", "tls", ...).
+    addrs: Vec<(String, SocketAddr)>,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn addr(&self, transport: &str) -> SocketAddr {
+        self.addrs
+            .iter()
+            .find(|(t, _)| t == transport)
+            .unwrap_or_else(|| panic!("no {transport} listener: {:?}", self.addrs))
+            .1
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A test CA and a certificate for 127.0.0.1 and localhost signed by it;
+/// returns the CA's file.
+fn write_certs(dir: &Path) -> PathBuf {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    dir.join("ca.pem")
+}
+
+fn start(name: &str) -> (Server, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("sipline-transports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = write_certs(&dir);
+    let config = dir.join("sipline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\", \"tls:127.0.0.1:0\", \
+             \"ws:127.0.0.1:0\", \"wss:127.0.0.1:0\"]\n\
+             data_dir = \"{}\"\n\
+             [tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            dir.join("data").display(),
+            dir.join("cert.pem").display(),
+            dir.join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    // "sipline serve: listening on udp:127.0.0.1:A, tcp:127.0.0.1:B, ..."
+    let addrs = banner
+        .trim()
+        .trim_start_matches("sipline serve: listening on ")
+        .split(", ")
+        .filter_map(|s| {
+            let (t, a) = s.split_once(':')?;
+            Some((t.to_string(), a.parse().ok()?))
+        })
+        .collect::<Vec<_>>();
+    let server = Server { child, addrs, dir };
+    assert_eq!(server.addrs.len(), 5, "{banner}");
+    (server, ca)
+}
+
+fn options(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sipline"))
+        .arg("options")
+        .args(["--timeout", "10"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn options_over_tls_ws_and_wss_get_200_from_the_server() {
+    let (server, ca) = start("options");
+    let ca = ca.to_str().unwrap();
+    for (transport, ca) in [
+        ("tls", Some(ca)),
+        ("ws", None),
+        ("wss", Some(ca)),
+        ("tcp", None),
+        ("udp", None),
+    ] {
+        let uri = format!("sip:{}", server.addr(transport));
+        let mut args = vec![uri.as_str(), "--transport", transport, "-v"];
+        if let Some(ca) = ca {
+            args.extend(["--ca", ca]);
+        }
+        let out = options(&args);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{transport}: {}{stdout}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.starts_with("SIP/2.0 200 OK"),
+            "{transport}: {stdout}"
+        );
+        // answered by sipline serve itself (the OPTIONS is for it)
+        assert!(stdout.contains("Server: sipline/"), "{transport}: {stdout}");
+        assert!(stdout.contains("REGISTER"), "{transport}: Allow: {stdout}");
+        assert!(
+            text(&out.stderr).contains(&format!("over {}", transport.to_ascii_uppercase())),
+            "{transport}: {}",
+            text(&out.stderr)
+        );
+    }
+    // the server's certificate is checked: without the CA, TLS fails
+    let out = options(&[&format!("sip:{}", server.addr("tls")), "--transport", "tls"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+/// A SIP connection: messages framed by Content-Length (RFC 3261 §18.3).
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn new(stream: TcpStream) -> Self {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        Self {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, m: &[u8]) {
+        self.stream.write_all(m).unwrap();
+    }
+
+    /// The next message within `within`, or None.
+    fn recv(&mut self, within: Duration) -> Option<Message> {
+        let deadline = Instant::now() + within;
+        loop {
+            match frame(&self.buf, &ParseOptions::default()) {
+                Ok(Frame::Keepalive(n)) => {
+                    self.buf.drain(..n);
+                    continue;
+                }
+                Ok(Frame::Message(n)) => {
+                    let bytes: Vec<u8> = self.buf.drain(..n).collect();
+                    return Message::parse(Bytes::from(bytes)).ok();
+                }
+                Ok(Frame::Incomplete) => {}
+                Err(e) => panic!("bad stream: {e}"),
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            let mut chunk = [0u8; 8192];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// What the TCP phone saw: each request's method, top Via, and the
+/// connection's remote address.
+struct Seen {
+    method: Method,
+    top_via: String,
+    peer: SocketAddr,
+}
+
+/// A phone that accepts TCP connections on `listener` for `run_for`,
+/// answers INVITE with 180 then 200 (its Contact on TCP, the
+/// Record-Route copied, §12.1.1), and BYE with 200.
+fn tcp_phone(listener: TcpListener, run_for: Duration) -> mpsc::Receiver<Seen> {
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + run_for;
+        while Instant::now() < deadline {
+            let Ok((stream, peer)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut conn = Conn::new(stream);
+                while Instant::now() < deadline {
+                    let Some(m) = conn.recv(Duration::from_millis(200)) else {
+                        continue;
+                    };
+                    let Some(req) = m.as_request() else { continue };
+                    let _ = tx.send(Seen {
+                        method: req.method.clone(),
+                        top_via: m
+                            .headers()
+                            .get(StdHeader::Via)
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                        peer,
+                    });
+                    let reply = |code: u16| {
+                        let mut r = sipline_message::builder::response_to(
+                            req,
+                            StatusCode::new(code).unwrap(),
+                            Some("tcpphone"),
+                        );
+                        if code == 200 && req.method == Method::Invite {
+                            r.headers.push(
+                                StdHeader::Contact,
+                                format!("<sip:bob@127.0.0.1:{port};transport=tcp>"),
+                            );
+                            for rr in m.headers().get_all(StdHeader::RecordRoute) {
+                                r.headers.push(StdHeader::RecordRoute, rr.clone());
+                            }
+                        }
+                        Message::from(r).to_bytes()
+                    };
+                    match req.method {
+                        Method::Invite => {
+                            conn.send(&reply(180));
+                            conn.send(&reply(200));
+                        }
+                        Method::Bye => conn.send(&reply(200)),
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    rx
+}
+
+fn status(m: &Message) -> u16 {
+    m.as_response().map_or(0, |r| r.status.as_u16())
+}
+
+#[test]
+fn register_over_tcp_then_a_call_from_udp_reaches_it_over_tcp() {
+    let (server, _) = start("tcpcall");
+    let tcp = server.addr("tcp");
+    let udp = server.addr("udp");
+
+    // bob listens on TCP and registers that address, over a TCP connection
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bob_port = listener.local_addr().unwrap().port();
+    let seen = tcp_phone(listener, Duration::from_secs(20));
+    let mut reg = Conn::new(TcpStream::connect(tcp).unwrap());
+    let local = reg.stream.local_addr().unwrap();
+    reg.send(
+        format!(
+            "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n\
+Via: SIP/2.0/TCP {local};branch=z9hG4bKtcpreg1\r\nMax-Forwards: 70\r\n\
+To: <sip:bob@127.0.0.1:{port}>\r\nFrom: <sip:bob@127.0.0.1:{port}>;tag=r1\r\n\
+Call-ID: tcpreg-bob\r\nCSeq: 1 REGISTER\r\n\
+Contact: <sip:bob@127.0.0.1:{bob_port};transport=tcp>\r\nExpires: 600\r\n\
+Content-Length: 0\r\n\r\n",
+            port = tcp.port()
+        )
+        .as_bytes(),
+    );
+    // the answer comes back on the same connection (§18.2.2)
+    let ok = loop {
+        let m = reg
+            .recv(Duration::from_secs(5))
+            .expect("REGISTER answered over TCP");
+        if status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{ok}");
+    let contacts = ok.contacts().unwrap();
+    assert_eq!(contacts.len(), 1, "{ok}");
+    assert_eq!(
+        contacts[0].address().unwrap().uri.to_string(),
+        format!("sip:bob@127.0.0.1:{bob_port};transport=tcp")
+    );
+
+    // alice calls bob's address of record over UDP
+    let alice = UdpSocket::bind("127.0.0.1:0").unwrap();
+    alice
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let a = alice.local_addr().unwrap();
+    let request = |method: &str, branch: &str, cseq: u32, uri: &str, extra: &str| {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n{extra}To: <sip:bob@127.0.0.1:{p}>\r\nFrom: <sip:alice@127.0.0.1:{p}>;tag=a1\r\n\
+Call-ID: tcpcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nContent-Length: 0\r\n\r\n",
+            p = udp.port()
+        )
+    };
+    let aor = format!("sip:bob@127.0.0.1:{}", udp.port());
+    alice
+        .send_to(
+            request("INVITE", "z9hG4bKtcpcall1", 1, &aor, "").as_bytes(),
+            udp,
+        )
+        .unwrap();
+    let mut buf = [0u8; 65535];
+    let mut statuses = Vec::new();
+    let ok = loop {
+        let (n, _) = alice.recv_from(&mut buf).expect("a response to the INVITE");
+        let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+        statuses.push(status(&m));
+        if status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{statuses:?} {ok}");
+    assert!(statuses.contains(&180), "{statuses:?}");
+    let rr = ok
+        .headers()
+        .get(StdHeader::RecordRoute)
+        .expect("record-routed")
+        .to_string();
+    assert!(rr.contains(&udp.to_string()), "{rr}");
+
+    // ACK and BYE to bob's TCP Contact, through the proxy by the route set
+    let to_tag = ok.to_tag().unwrap().to_string();
+    let target = ok.contacts().unwrap()[0].address().unwrap().uri.to_string();
+    let extra = format!("Route: {rr}\r\n");
+    let in_dialog = |method: &str, branch: &str, cseq: u32| {
+        request(method, branch, cseq, &target, &extra).replace(
+            &format!("To: <{aor}>"),
+            &format!("To: <{aor}>;tag={to_tag}"),
+        )
+    };
+    alice
+        .send_to(in_dialog("ACK", "z9hG4bKtcpack1", 1).as_bytes(), udp)
+        .unwrap();
+    alice
+        .send_to(in_dialog("BYE", "z9hG4bKtcpbye1", 2).as_bytes(), udp)
+        .unwrap();
+    let bye_ok = loop {
+        let (n, _) = alice.recv_from(&mut buf).expect("a response to the BYE");
+        let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+        if m.cseq().unwrap().method == Method::Bye && status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&bye_ok), 200, "{bye_ok}");
+
+    let mut got = Vec::new();
+    let end = Instant::now() + Duration::from_secs(2);
+    while got.len() < 3 {
+        let left = end.saturating_duration_since(Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(s) => got.push(s),
+            Err(_) => break,
+        }
+    }
+    let methods: Vec<&Method> = got.iter().map(|s| &s.method).collect();
+    assert_eq!(methods, [&Method::Invite, &Method::Ack, &Method::Bye]);
+    for s in &got {
+        // over TCP, from the proxy: its Via says TCP and its TCP listener
+        // (§18.1.1 sent-by: where responses on other connections would go)
+        assert!(
+            s.top_via.starts_with("SIP/2.0/TCP ") && s.top_via.contains(&tcp.to_string()),
+            "{:?}: {}",
+            s.method,
+            s.top_via
+        );
+        assert_eq!(s.peer.ip(), tcp.ip());
+    }
+}
