@@ -8,7 +8,7 @@ use sipline_message::Transport;
 use std::net::{IpAddr, SocketAddr};
 
 /// Where to send a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Destination {
     /// The transport.
     pub transport: Transport,

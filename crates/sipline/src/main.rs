@@ -36,6 +36,26 @@ enum Command {
     /// With no arguments: UDP and TCP on 127.0.0.1:5060, a location store in
     /// ./sipline-data, no users (open). See `--config` for everything else.
     Serve(serve::Args),
+    /// Register with a registrar and keep the registration fresh.
+    ///
+    /// Refreshes before expiry; removes the binding on Ctrl-C or after
+    /// --duration. Exits 0 on success, 1 on a failure response (e.g. 403),
+    /// 3 when no response came, 4 on DNS or transport errors.
+    Register(cmd::register::RegisterArgs),
+    /// Call a URI: show progress, send and record G.711 audio, hang up.
+    ///
+    /// Hangs up after --duration or on Ctrl-C (CANCEL before the answer).
+    /// Exits 0 if the call was answered, 1 if it was refused (4xx-6xx) or
+    /// cancelled, 3 when no response came, 4 on DNS or transport errors.
+    Call(cmd::call::CallArgs),
+    /// Wait for calls and answer them (or reject, or redirect).
+    ///
+    /// Auto-answers with sipline's own audio (or --sdp), stays until BYE
+    /// or --duration, and keeps answering until Ctrl-C or --count calls.
+    /// MESSAGE requests are printed and answered 200.
+    Answer(cmd::call::AnswerArgs),
+    /// Send a MESSAGE (RFC 3428) and print the response.
+    Message(cmd::register::MessageArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +64,9 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(&args),
         Command::Options(args) => cmd::options::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Register(args) => cmd::register::run_register(&args),
+        Command::Call(args) => cmd::call::run_call(&args),
+        Command::Answer(args) => cmd::call::run_answer(&args),
+        Command::Message(args) => cmd::register::run_message(&args),
     }
 }

@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub(crate) mod agent;
+pub(crate) mod call;
 pub(crate) mod options;
 pub(crate) mod parse;
+pub(crate) mod register;

@@ -1,0 +1,595 @@
+//! The task that runs the sans-IO core on real transports: the one place
+//! in this crate that reads the clock, owns sockets and resolves names.
+
+use crate::{Call, Config, Incoming, IncomingCall, IncomingRequest, UaError, UserAgent};
+use bytes::Bytes;
+use sipline_dialog::{Body, CallEvent, Endpoint, Event, Failure, Handle, Hop, RegistrationEvent};
+use sipline_dns::{
+    resolve_uri, DnsProtocol, HickoryConfig, HickoryLookup, NameServer, ResolveConfig,
+};
+use sipline_message::uri::{Host, Scheme};
+use sipline_message::{Message, Method, Response, Transport, Uri};
+use sipline_transport::{
+    response_destination, Destination, Incoming as Received, ListenSpec, PemSource,
+    TlsClientConfig, TransportConfig, TransportLayer,
+};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// One message sent or received, for `--trace` and ladder diagrams.
+#[derive(Debug, Clone)]
+pub struct TraceEntry {
+    /// When.
+    pub at: SystemTime,
+    /// True if we sent it.
+    pub outgoing: bool,
+    /// The transport.
+    pub transport: Transport,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The message as on the wire.
+    pub bytes: Bytes,
+}
+
+type Reply<T> = oneshot::Sender<T>;
+type CallReply = Reply<Result<(Handle, mpsc::UnboundedReceiver<CallEvent>), UaError>>;
+type RegReply = Reply<Result<(Handle, mpsc::UnboundedReceiver<RegistrationEvent>), UaError>>;
+type RequestReply = Reply<Result<oneshot::Receiver<Result<Response, Failure>>, UaError>>;
+
+pub(crate) enum Command {
+    Call {
+        target: Uri,
+        body: Option<Body>,
+        headers: Vec<(String, String)>,
+        reply: CallReply,
+    },
+    CallOp {
+        call: Handle,
+        op: CallOp,
+        reply: Reply<Result<(), sipline_dialog::Error>>,
+    },
+    Request {
+        method: Method,
+        target: Uri,
+        body: Option<Body>,
+        headers: Vec<(String, String)>,
+        reply: RequestReply,
+    },
+    Register {
+        registrar: Uri,
+        expires: u32,
+        reply: RegReply,
+    },
+    Unregister {
+        handle: Handle,
+        reply: Reply<Result<(), sipline_dialog::Error>>,
+    },
+    Respond {
+        handle: Handle,
+        status: u16,
+        body: Option<Body>,
+        reply: Reply<Result<(), sipline_dialog::Error>>,
+    },
+    Resolve {
+        uri: Uri,
+        reply: Reply<Result<(), UaError>>,
+    },
+    Stop,
+}
+
+pub(crate) enum CallOp {
+    Hangup,
+    Ring(u16, Option<Body>),
+    Answer(Option<Body>),
+    Reject(u16),
+    Redirect(Vec<Uri>),
+    Reinvite(Option<Body>),
+    RespondOffer(u16, Option<Body>),
+    Ack(Option<Body>),
+    Send(Method, Option<Body>, Vec<(String, String)>),
+}
+
+/// What the router knows: listeners, names resolved, local addresses.
+struct Routes {
+    listeners: Vec<(Transport, SocketAddr)>,
+    default_transport: Transport,
+    /// "host:port:transport" → (transport, address, TLS name).
+    names: HashMap<String, (Transport, SocketAddr, String)>,
+    local_ips: HashMap<IpAddr, IpAddr>,
+}
+
+fn name_key(uri: &sipline_message::uri::SipUri) -> String {
+    format!(
+        "{}:{:?}:{:?}:{:?}",
+        uri.host,
+        uri.port,
+        uri.transport().map(str::to_ascii_lowercase),
+        uri.scheme
+    )
+}
+
+impl Routes {
+    fn transport_of(&self, uri: &sipline_message::uri::SipUri) -> Transport {
+        if let Some(t) = uri.transport().and_then(Transport::parse) {
+            if uri.scheme == Scheme::Sips && t == Transport::Tcp {
+                return Transport::Tls;
+            }
+            return t;
+        }
+        if uri.scheme == Scheme::Sips {
+            Transport::Tls
+        } else {
+            self.default_transport
+        }
+    }
+
+    fn hop(&mut self, uri: &Uri) -> Option<Hop<Destination>> {
+        let Uri::Sip(s) = uri else {
+            return None;
+        };
+        let host_ip = match &s.host {
+            Host::Ipv4(a) => Some(IpAddr::V4(*a)),
+            Host::Ipv6(a) => Some(IpAddr::V6(*a)),
+            Host::Domain(_) => None,
+        };
+        let (transport, addr, name) = match host_ip {
+            Some(ip) => {
+                let t = self.transport_of(s);
+                (
+                    t,
+                    SocketAddr::new(ip, s.port.unwrap_or(t.default_port())),
+                    None,
+                )
+            }
+            None => {
+                let (t, a, n) = self.names.get(&name_key(s))?.clone();
+                (t, a, Some(n))
+            }
+        };
+        let listener = self
+            .listeners
+            .iter()
+            .find(|(t, a)| *t == transport && a.is_ipv4() == addr.is_ipv4())
+            .or_else(|| self.listeners.iter().find(|(t, _)| *t == transport))?
+            .1;
+        let local = if listener.ip().is_unspecified() {
+            let ip = *self
+                .local_ips
+                .entry(addr.ip())
+                .or_insert_with(|| local_ip_for(addr));
+            SocketAddr::new(ip, listener.port())
+        } else {
+            listener
+        };
+        let mut destination = Destination::new(transport, addr);
+        if transport.is_secure() {
+            destination.server_name = name.or_else(|| Some(addr.ip().to_string()));
+        }
+        Some(Hop {
+            destination,
+            transport,
+            local,
+        })
+    }
+}
+
+/// The local address that routes to `remote` (no packet is sent).
+fn local_ip_for(remote: SocketAddr) -> IpAddr {
+    let any: SocketAddr = if remote.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(remote).and_then(|()| s.local_addr()))
+        .map_or(any.ip(), |a| a.ip())
+}
+
+pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaError> {
+    let mut tc = TransportConfig {
+        listen: config
+            .listen
+            .iter()
+            .map(|(t, a)| ListenSpec::new(*t, *a))
+            .collect(),
+        ..TransportConfig::default()
+    };
+    tc.tls_client = TlsClientConfig {
+        roots: config
+            .ca_files
+            .iter()
+            .cloned()
+            .map(PemSource::File)
+            .collect(),
+    };
+    let (layer, received) =
+        TransportLayer::start(tc).map_err(|e| UaError::Transport(e.to_string()))?;
+    let listeners = layer.listeners();
+    let routes = Arc::new(Mutex::new(Routes {
+        listeners: listeners.clone(),
+        default_transport: config.transport.unwrap_or(Transport::Udp),
+        names: HashMap::new(),
+        local_ips: HashMap::new(),
+    }));
+    let router_routes = Arc::clone(&routes);
+    let endpoint = Endpoint::new(
+        config.dialog_config(),
+        Box::new(move |uri: &Uri| router_routes.lock().ok()?.hop(uri)),
+    );
+    let lookup = match config.nameserver {
+        Some(addr) => HickoryLookup::new(&HickoryConfig {
+            name_servers: vec![NameServer {
+                addr,
+                protocol: DnsProtocol::Udp,
+            }],
+            ..HickoryConfig::default()
+        }),
+        None => HickoryLookup::system(),
+    }
+    .map_err(|e| UaError::Dns(e.to_string()))?;
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (trace, _) = broadcast::channel(1024);
+    let (calls_tx, calls) = mpsc::unbounded_channel();
+    let (requests_tx, requests) = mpsc::unbounded_channel();
+    let ua = UserAgent {
+        commands,
+        trace: trace.clone(),
+        listeners,
+        config: config.clone(),
+    };
+    let weak = ua.commands.downgrade();
+    let driver = Driver {
+        endpoint,
+        layer,
+        routes,
+        lookup: Arc::new(lookup),
+        trace_on: config.trace,
+        trace,
+        calls: HashMap::new(),
+        requests: HashMap::new(),
+        registrations: HashMap::new(),
+        incoming_calls: calls_tx,
+        incoming_requests: requests_tx,
+        weak,
+        listeners_cfg: config.clone(),
+    };
+    tokio::spawn(driver.run(received, command_rx));
+    Ok((ua, Incoming { calls, requests }))
+}
+
+struct Driver {
+    endpoint: Endpoint<Destination>,
+    layer: TransportLayer,
+    routes: Arc<Mutex<Routes>>,
+    lookup: Arc<HickoryLookup>,
+    trace_on: bool,
+    trace: broadcast::Sender<TraceEntry>,
+    calls: HashMap<Handle, mpsc::UnboundedSender<CallEvent>>,
+    requests: HashMap<Handle, oneshot::Sender<Result<Response, Failure>>>,
+    registrations: HashMap<Handle, mpsc::UnboundedSender<RegistrationEvent>>,
+    incoming_calls: mpsc::UnboundedSender<IncomingCall>,
+    incoming_requests: mpsc::UnboundedSender<IncomingRequest>,
+    /// To make `UserAgent` values for incoming calls without keeping the
+    /// command channel open ourselves.
+    weak: mpsc::WeakUnboundedSender<Command>,
+    listeners_cfg: Config,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut received: mpsc::Receiver<Received>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        loop {
+            let wake = self.endpoint.poll_timeout();
+            let sleep = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                m = received.recv() => {
+                    let Some(m) = m else { break };
+                    self.on_received(m);
+                }
+                c = commands.recv() => {
+                    match c {
+                        None | Some(Command::Stop) => break,
+                        Some(Command::Resolve { uri, reply }) => {
+                            // Resolution may take a while: off the loop.
+                            let routes = Arc::clone(&self.routes);
+                            let lookup = Arc::clone(&self.lookup);
+                            tokio::spawn(async move {
+                                let _ = reply.send(resolve(uri, routes, lookup).await);
+                            });
+                        }
+                        Some(c) => self.on_command(c),
+                    }
+                }
+                () = sleep => {
+                    self.endpoint.handle_timeout(Instant::now());
+                }
+            }
+            self.flush().await;
+        }
+        self.layer.shutdown();
+    }
+
+    fn on_received(&mut self, m: Received) {
+        let now = Instant::now();
+        if self.trace_on {
+            let _ = self.trace.send(TraceEntry {
+                at: SystemTime::now(),
+                outgoing: false,
+                transport: m.transport,
+                peer: m.source,
+                bytes: m.raw.clone(),
+            });
+        }
+        let reliable = m.transport.is_reliable();
+        let source = match &m.message {
+            Message::Request(_) => {
+                let Ok(via) = m.message.top_via() else {
+                    return;
+                };
+                match response_destination(&via, m.transport, m.source, m.connection) {
+                    Ok(mut d) => {
+                        if m.transport == Transport::Udp {
+                            d.local = Some(m.local);
+                        }
+                        d
+                    }
+                    Err(_) => {
+                        let mut d = Destination::new(m.transport, m.source);
+                        d.connection = m.connection;
+                        d
+                    }
+                }
+            }
+            Message::Response(_) => Destination::new(m.transport, m.source),
+        };
+        if m.message.validate(false).is_err() {
+            return;
+        }
+        self.endpoint
+            .handle_message(now, m.message, source, reliable);
+    }
+
+    fn user_agent(&self) -> Option<UserAgent> {
+        let commands = self.weak.upgrade()?;
+        Some(UserAgent {
+            commands,
+            trace: self.trace.clone(),
+            listeners: self.layer.listeners(),
+            config: self.listeners_cfg.clone(),
+        })
+    }
+
+    fn on_command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Call {
+                target,
+                body,
+                headers,
+                reply,
+            } => {
+                let r = self.endpoint.call(now, target, body, headers).map(|h| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.calls.insert(h, tx);
+                    (h, rx)
+                });
+                let _ = reply.send(r.map_err(UaError::from));
+            }
+            Command::CallOp { call, op, reply } => {
+                let e = &mut self.endpoint;
+                let r = match op {
+                    CallOp::Hangup => e.hangup(now, call),
+                    CallOp::Ring(s, b) => e.ring(now, call, s, b),
+                    CallOp::Answer(b) => e.answer(now, call, b),
+                    CallOp::Reject(s) => e.reject(now, call, s),
+                    CallOp::Redirect(t) => e.redirect(now, call, &t),
+                    CallOp::Reinvite(b) => e.reinvite(now, call, b),
+                    CallOp::RespondOffer(s, b) => e.respond_offer(now, call, s, b),
+                    CallOp::Ack(b) => e.ack(now, call, b),
+                    CallOp::Send(m, b, h) => e.send_in_dialog(now, call, m, b, h).map(|_| ()),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Request {
+                method,
+                target,
+                body,
+                headers,
+                reply,
+            } => {
+                let r = self
+                    .endpoint
+                    .request(now, method, target, body, headers)
+                    .map(|h| {
+                        let (tx, rx) = oneshot::channel();
+                        self.requests.insert(h, tx);
+                        rx
+                    });
+                let _ = reply.send(r.map_err(UaError::from));
+            }
+            Command::Register {
+                registrar,
+                expires,
+                reply,
+            } => {
+                let r = self.endpoint.register(now, registrar, expires).map(|h| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.registrations.insert(h, tx);
+                    (h, rx)
+                });
+                let _ = reply.send(r.map_err(UaError::from));
+            }
+            Command::Unregister { handle, reply } => {
+                let _ = reply.send(self.endpoint.unregister(now, handle));
+            }
+            Command::Respond {
+                handle,
+                status,
+                body,
+                reply,
+            } => {
+                let _ = reply.send(self.endpoint.respond(now, handle, status, body, vec![]));
+            }
+            Command::Resolve { .. } | Command::Stop => {}
+        }
+    }
+
+    async fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.endpoint.poll_transmit() {
+                progressed = true;
+                if self.trace_on {
+                    let _ = self.trace.send(TraceEntry {
+                        at: SystemTime::now(),
+                        outgoing: true,
+                        transport: t.destination.transport,
+                        peer: t.destination.addr,
+                        bytes: t.message.clone(),
+                    });
+                }
+                if self
+                    .layer
+                    .send_bytes(&t.destination, t.message)
+                    .await
+                    .is_err()
+                {
+                    if let Some(tx) = t.transaction {
+                        self.endpoint.handle_transport_error(Instant::now(), tx);
+                    }
+                }
+            }
+            while let Some(ev) = self.endpoint.poll_event() {
+                progressed = true;
+                self.dispatch(ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ev: Event) {
+        match ev {
+            Event::IncomingCall { call, request } => {
+                let Some(ua) = self.user_agent() else {
+                    return;
+                };
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.calls.insert(call, tx);
+                let _ = self.incoming_calls.send(IncomingCall {
+                    call: Call {
+                        handle: call,
+                        events: rx,
+                        ua,
+                    },
+                    request,
+                });
+            }
+            Event::Call { call, event } => {
+                let ended = matches!(event, CallEvent::Ended { .. });
+                if let Some(tx) = self.calls.get(&call) {
+                    let _ = tx.send(event);
+                }
+                if ended {
+                    self.calls.remove(&call);
+                }
+            }
+            Event::IncomingRequest { request, message } => {
+                let Some(ua) = self.user_agent() else {
+                    return;
+                };
+                let _ = self.incoming_requests.send(IncomingRequest {
+                    handle: request,
+                    request: message,
+                    ua,
+                });
+            }
+            Event::Response { request, response } => {
+                if let Some(tx) = self.requests.remove(&request) {
+                    let _ = tx.send(Ok(response));
+                }
+            }
+            Event::RequestFailed { request, failure } => {
+                if let Some(tx) = self.requests.remove(&request) {
+                    let _ = tx.send(Err(failure));
+                }
+            }
+            Event::Registration {
+                registration,
+                event,
+            } => {
+                let last = matches!(
+                    event,
+                    RegistrationEvent::Unregistered
+                        | RegistrationEvent::Failed { retry_in: None, .. }
+                );
+                if let Some(tx) = self.registrations.get(&registration) {
+                    let _ = tx.send(event);
+                }
+                if last {
+                    self.registrations.remove(&registration);
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+}
+
+/// Resolves the host of a URI (RFC 3263) into the router's table; IP
+/// literals need nothing.
+async fn resolve(
+    uri: Uri,
+    routes: Arc<Mutex<Routes>>,
+    lookup: Arc<HickoryLookup>,
+) -> Result<(), UaError> {
+    let Uri::Sip(s) = &uri else {
+        return Err(UaError::Uri(format!(
+            "{uri}: only sip: and sips: URIs can be reached"
+        )));
+    };
+    if !matches!(s.host, Host::Domain(_)) {
+        return Ok(());
+    }
+    let key = name_key(s);
+    let mut s2 = s.clone();
+    let forced = routes.lock().map(|r| r.default_transport).ok();
+    if s2.transport().is_none() && s2.scheme == Scheme::Sip {
+        if let Some(t) = forced.filter(|t| *t != Transport::Udp) {
+            s2.set_param("transport", Some(&t.as_str().to_ascii_lowercase()));
+        }
+    }
+    let transports = [
+        Transport::Udp,
+        Transport::Tcp,
+        Transport::Tls,
+        Transport::Ws,
+        Transport::Wss,
+    ];
+    let rc = ResolveConfig::with_transports(&transports);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(rand::random());
+    let targets = resolve_uri(&s2, &rc, lookup.as_ref(), &mut rng)
+        .await
+        .map_err(|e| UaError::Dns(format!("{uri}: {e}")))?;
+    let first = targets
+        .into_iter()
+        .next()
+        .ok_or_else(|| UaError::Dns(format!("{uri}: no server found")))?;
+    if let Ok(mut r) = routes.lock() {
+        r.names
+            .insert(key, (first.transport, first.addr, first.host.clone()));
+    }
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! The user-agent commands end to end with the real binary on 127.0.0.1:
+//! `sipline call` to `sipline answer` with audio each way and DTMF;
+//! rejection and its exit status; `register`, `message` and a call through
+//! `sipline serve` with digest authentication.
+
+use sipline_media::tone::goertzel;
+use sipline_media::wav;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sipline"))
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sipline-cli-ua-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A free UDP+TCP port on 127.0.0.1 (bound then released).
+fn free_port() -> u16 {
+    loop {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Starts `sipline answer` and waits until it listens.
+fn answer(args: &[&str], stdout_lines: usize) -> (Running, std::sync::mpsc::Receiver<String>) {
+    let mut child = bin()
+        .arg("answer")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // "listening on ..." lines (and "registered ..." if asked) come first.
+    for _ in 0..stdout_lines {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("answer starts");
+    }
+    (Running(child), rx)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn call_and_answer_with_audio_each_way_and_dtmf() {
+    let dir = tmp("audio");
+    let port = free_port();
+    let heard_by_callee = dir.join("callee.wav");
+    let heard_by_caller = dir.join("caller.wav");
+    let listen = format!("127.0.0.1:{port}");
+    let (mut callee, lines) = answer(
+        &[
+            "--listen",
+            &listen,
+            "--count",
+            "1",
+            "--tone",
+            "1000",
+            "--record",
+            heard_by_callee.to_str().unwrap(),
+            "--json",
+        ],
+        2,
+    );
+    let out = run(bin().args([
+        "call",
+        &format!("sip:bob@127.0.0.1:{port}"),
+        "--duration",
+        "2",
+        "--tone",
+        "440",
+        "--dtmf",
+        "5#",
+        "--record",
+        heard_by_caller.to_str().unwrap(),
+        "--json",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["calling", "answered", "ended", "media"],
+        "{events:?}"
+    );
+    assert!(events[3]["packets_received"].as_u64().unwrap() >= 80);
+    // The callee exits after its one call.
+    let status = callee.0.wait().unwrap();
+    assert!(status.success());
+    let callee_events: Vec<serde_json::Value> = lines
+        .try_iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let media = callee_events
+        .iter()
+        .find(|e| e["event"] == "media")
+        .expect("callee media stats");
+    assert!(media["packets_received"].as_u64().unwrap() >= 80, "{media}");
+    assert_eq!(media["dtmf_received"], "5#");
+    // Each side recorded the other's tone.
+    let caller_heard = wav::read(&heard_by_caller).unwrap();
+    let callee_heard = wav::read(&heard_by_callee).unwrap();
+    assert!(caller_heard.len() >= 8000, "at least 1 s recorded");
+    assert!(goertzel(&caller_heard, 1000.0) > 100.0 * goertzel(&caller_heard, 440.0));
+    assert!(goertzel(&callee_heard, 440.0) > 100.0 * goertzel(&callee_heard, 1000.0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_rejected_call_exits_1_and_an_unreachable_one_3() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_callee, _lines) = answer(&["--listen", &listen, "--reject", "486"], 2);
+    let out = run(bin().args(["call", &format!("sip:bob@127.0.0.1:{port}")]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("486 Busy Here"), "{}", text(&out));
+    // Nobody listens: Timer B (64*T1, here 64*10 ms) ends it with exit 3.
+    let dead = free_port();
+    let out = run(bin().args(["call", &format!("sip:bob@127.0.0.1:{dead}"), "--t1", "10"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // A bad URI is a usage error.
+    let out = run(bin().args(["call", "bob@nowhere"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+struct Serve {
+    _child: Running,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve() -> Serve {
+    let dir = tmp("serve");
+    let config = dir.join("sipline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndomains = [\"example.test\"]\ndata_dir = \"{}\"\n\n[auth]\nrealm = \"example.test\"\n\n[[auth.users]]\nname = \"alice\"\npassword = \"alice-pw\"\n\n[[auth.users]]\nname = \"bob\"\npassword = \"bob-pw\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
+    Serve {
+        _child: Running(child),
+        port,
+        dir,
+    }
+}
+
+/// Through `sipline serve` with digest authentication: register (and a
+/// wrong password refused), a MESSAGE and a call to a registered
+/// `sipline answer`, both challenged by the proxy (407) and retried.
+#[test]
+fn register_message_and_call_through_serve() {
+    let s = serve();
+    let registrar = format!("sip:127.0.0.1:{}", s.port);
+    let proxy = format!("sip:127.0.0.1:{}", s.port);
+    let out = run(bin().args([
+        "register",
+        &registrar,
+        "--from",
+        "sip:alice@example.test",
+        "--user",
+        "alice",
+        "--password",
+        "wrong",
+        "--once",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("403"), "{}", text(&out));
+    let out = run(bin()
+        .args([
+            "register",
+            &registrar,
+            "--from",
+            "sip:alice@example.test",
+            "--user",
+            "alice",
+            "--once",
+            "--expires",
+            "120",
+        ])
+        .env("SIPLINE_PASSWORD", "alice-pw"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("registered at"), "{}", text(&out));
+    // bob answers, registered through the proxy.
+    let (mut bob, lines) = answer(
+        &[
+            "--register",
+            &registrar,
+            "--from",
+            "sip:bob@example.test",
+            "--user",
+            "bob",
+            "--password",
+            "bob-pw",
+            "--count",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        3,
+    );
+    let out = run(bin().args([
+        "message",
+        "sip:bob@example.test",
+        "hello through the proxy",
+        "--proxy",
+        &proxy,
+        "--from",
+        "sip:alice@example.test",
+        "--user",
+        "alice",
+        "--password",
+        "alice-pw",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let got = lines.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(got.contains("hello through the proxy"), "{got}");
+    let out = run(bin().args([
+        "call",
+        "sip:bob@example.test",
+        "--proxy",
+        &proxy,
+        "--from",
+        "sip:alice@example.test",
+        "--user",
+        "alice",
+        "--password",
+        "alice-pw",
+        "--duration",
+        "1",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("media: "), "{}", text(&out));
+    assert!(bob.0.wait().unwrap().success());
+}
