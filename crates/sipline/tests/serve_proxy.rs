@@ -379,3 +379,29 @@ fn stateless_mode_forwards_without_transactions() {
         "{got:?}"
     );
 }
+
+/// A CANCEL that arrives after the INVITE got its final response has no
+/// effect but is still answered 200 (RFC 3261 §9.2), not 481; the phone
+/// never sees it.
+#[test]
+fn cancel_after_the_final_response_gets_200() {
+    let server = start("late-cancel", &[]);
+    let (p, rx) = phone(Phone {
+        answer: Some(200),
+        delay: Duration::ZERO,
+    });
+    register(server.port, &[p]);
+    let caller = Caller::new(server.port);
+    let invite = caller.request("INVITE", "z9hG4bKcall9", 1, None, None);
+    caller.send(&invite);
+    let (_, ok) = caller.final_for(Method::Invite);
+    assert_eq!(status(&ok), 200);
+    caller.send(
+        &invite
+            .replacen("INVITE sip", "CANCEL sip", 1)
+            .replace("1 INVITE", "1 CANCEL"),
+    );
+    let (_, r) = caller.final_for(Method::Cancel);
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(!drain(&rx, Duration::from_millis(300)).contains(&Method::Cancel));
+}

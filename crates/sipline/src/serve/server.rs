@@ -702,10 +702,10 @@ impl Server {
             Received::Cancel {
                 transaction,
                 invite,
-                ..
+                request,
             } => {
                 // §16.10: 200 to the CANCEL, then cancel the INVITE's pending
-                // branches. With no INVITE here, 481 (not forwarded).
+                // branches.
                 let context = invite.and_then(|i| self.proxy.context_for(ServerTxId(i.as_u64())));
                 match context {
                     Some(c) => {
@@ -713,7 +713,24 @@ impl Server {
                         let actions = self.proxy.on_cancel(now, c);
                         self.act(actions);
                     }
-                    None => self.reply(transaction, 481, None),
+                    // The INVITE is known but already has its final
+                    // response: the CANCEL has no effect, still 200 (§9.2).
+                    None if invite.is_some() => self.reply(transaction, 200, None),
+                    // §16.10: no response context at all: the CANCEL is
+                    // forwarded statelessly (the INVITE may have been too);
+                    // 481 only when it cannot be routed.
+                    None => {
+                        let locator =
+                            StoreLocator::new(&self.store, &self.users, self.auth.is_some())
+                                .with_cache(&self.bindings);
+                        match self.proxy.forward_stateless(request, Some(&locator)) {
+                            Ok(action) => {
+                                self.reply(transaction, 200, None);
+                                self.act(vec![action]);
+                            }
+                            Err(_) => self.reply(transaction, 481, None),
+                        }
+                    }
                 }
             }
 
