@@ -20,6 +20,13 @@ use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+mod prack;
+mod refer;
+mod session_timer;
+mod subscription;
+
+pub use subscription::{SubscriptionEvent, SubscriptionState};
+
 /// Where a request goes, as the router decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop<A> {
@@ -85,6 +92,15 @@ pub struct Config {
     pub register_retry_base: Duration,
     /// The longest wait between registration attempts.
     pub register_retry_max: Duration,
+    /// Session timers (RFC 4028): the session interval in seconds we ask
+    /// for in our INVITEs and grant at most in our 2xx. `None` (the
+    /// default) turns the extension off: no "timer" in Supported, and a
+    /// Session-Expires in requests is ignored (RFC 4028 §4 recommends
+    /// 1800 when on).
+    pub session_expires: Option<u32>,
+    /// The smallest session interval we accept (Min-SE, RFC 4028 §5; never
+    /// below 90). Smaller requests get 422.
+    pub min_se: u32,
 }
 
 impl Config {
@@ -101,10 +117,12 @@ impl Config {
             user_agent: Some(concat!("sipline/", env!("CARGO_PKG_VERSION")).into()),
             outbound_proxy: None,
             credentials: None,
-            supported: vec!["replaces".into(), "norefersub".into()],
+            supported: vec!["100rel".into(), "replaces".into(), "norefersub".into()],
             seed: None,
             register_retry_base: Duration::from_secs(30),
             register_retry_max: Duration::from_secs(1800),
+            session_expires: None,
+            min_se: 90,
         }
     }
 }
@@ -202,6 +220,8 @@ pub enum EndReason {
     DialogGone(u16),
     /// No route to the target.
     NoRoute,
+    /// No session refresh came in time (RFC 4028 §10); we sent BYE.
+    SessionExpired,
 }
 
 /// What happened to a call.
@@ -266,6 +286,39 @@ pub enum CallEvent {
         status: u16,
         /// The response.
         response: Response,
+    },
+    /// Transferee: the peer asked us to call `target` (a REFER in the
+    /// call's dialog, RFC 3515), answered 202. Make the call with
+    /// [`Endpoint::call`], passing `Replaces` and `Referred-By` headers
+    /// when given (RFC 3891, RFC 3892), and report its progress with
+    /// [`Endpoint::transfer_progress`].
+    Refer {
+        /// The Refer-To URI, without its headers.
+        target: Uri,
+        /// The Replaces value from the Refer-To URI, unescaped
+        /// (`call-id;to-tag=..;from-tag=..`).
+        replaces: Option<String>,
+        /// The Referred-By value, as received.
+        referred_by: Option<String>,
+    },
+    /// Transferor: a NOTIFY about the call our REFER caused (RFC 3515
+    /// §2.4.5): the status of its message/sipfrag body; `done` when the
+    /// subscription ended with it.
+    TransferProgress {
+        /// The status of the new call.
+        status: u16,
+        /// The last one.
+        done: bool,
+    },
+    /// UAC: a reliable provisional response carried an offer (our INVITE
+    /// had none; it came as the `body` of the `Progress` just before):
+    /// call [`Endpoint::prack`] with the answer (RFC 3262 §5).
+    PrackNeeded,
+    /// UAS: the PRACK for a reliable provisional response arrived (RFC 3262
+    /// §3), with the answer if that response carried the offer.
+    PrackReceived {
+        /// The PRACK's body.
+        body: Option<Body>,
     },
     /// The call is over and its handle is dead.
     Ended {
@@ -347,6 +400,23 @@ pub enum Event {
         registration: Handle,
         /// What.
         event: RegistrationEvent,
+    },
+    /// A SUBSCRIBE outside a dialog (RFC 6665 §4.2.1): accept it with
+    /// [`Endpoint::accept_subscription`] (then send the first NOTIFY with
+    /// [`Endpoint::notify`]) or refuse it with
+    /// [`Endpoint::reject_subscription`].
+    IncomingSubscription {
+        /// The subscription's handle.
+        subscription: Handle,
+        /// The SUBSCRIBE.
+        request: Request,
+    },
+    /// Something happened to a subscription (ours or one we serve).
+    Subscription {
+        /// The subscription.
+        subscription: Handle,
+        /// What.
+        event: SubscriptionEvent,
     },
 }
 
@@ -445,6 +515,28 @@ struct Call<A> {
     pending_body: Option<Body>,
     /// CSeq number of the INVITE our retransmitted 2xx answers.
     ok_seq: Option<u32>,
+    /// UAS: our reliable provisional responses (RFC 3262 §3).
+    rel_out: prack::ReliableOut,
+    /// UAC: the last in-order RSeq per early dialog (remote tag), RFC 3262 §4.
+    rseq_in: Vec<(String, u32)>,
+    /// UAC: a reliable 1xx carried an offer; the application owes the
+    /// PRACK with the answer (RFC 3262 §5): (remote tag, RAck value).
+    prack_owed: Option<(String, String)>,
+    /// The initial offer/answer finished inside the early dialog (reliable
+    /// 1xx and PRACK), so UPDATE may carry offers before the 2xx (RFC 3311 §5.1).
+    early_answered: bool,
+    /// UAS: `answer` was called while a reliable 1xx with a session
+    /// description was unacknowledged; the 2xx waits for its PRACK (RFC 3262 §3).
+    answer_pending: Option<Option<Body>>,
+    /// Session timer (RFC 4028).
+    session: session_timer::SessionState,
+    /// The last session description of ours that took effect: resent
+    /// unchanged in a refresh re-INVITE (RFC 4028 §7.4).
+    local_sdp: Option<Body>,
+    /// Transferee: the implicit subscription of a REFER (RFC 3515).
+    refer_in: Option<refer::ReferIn>,
+    /// Transfer target: the call this one replaces (RFC 3891).
+    replaces: Option<Handle>,
 }
 
 #[derive(Debug)]
@@ -477,6 +569,12 @@ enum Timer {
     Glare(Handle),
     Register(Handle),
     AckCache,
+    /// Retransmission or give-up of a reliable 1xx (RFC 3262 §3).
+    Reliable(Handle),
+    /// Session refresh or expiry (RFC 4028 §10).
+    Session(Handle),
+    /// Timer N, refresh or expiry of a subscription (RFC 6665).
+    Subscription(Handle, subscription::SubTimer),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,6 +583,14 @@ enum Owner {
     ReInvite(Handle),
     Update(Handle),
     Bye(Handle),
+    /// A PRACK we sent (RFC 3262 §4).
+    Prack(Handle),
+    /// A SUBSCRIBE of ours (RFC 6665 §4.1.2).
+    Subscribe(Handle),
+    /// A NOTIFY of ours (RFC 6665 §4.2.2).
+    Notify(Handle),
+    /// A NOTIFY of the refer event in a call's dialog (RFC 3515 §2.4.4).
+    ReferNotify(Handle),
     Cancel,
     InDialog(Handle, Handle),
     Request(Handle),
@@ -513,6 +619,10 @@ pub struct Endpoint<A> {
     /// would have ended the transaction (RFC 6026 §8.4): (Call-ID, to tag) →
     /// (ACK, destination, expiry).
     acks: HashMap<(String, String), (Bytes, A, Instant)>,
+    /// Subscriptions, both sides (RFC 6665).
+    subs: HashMap<Handle, subscription::Subscription>,
+    /// (Call-ID, local tag) to the subscription owning the dialog.
+    sub_dialogs: HashMap<(String, String), Handle>,
     out: VecDeque<Transmit<A>>,
     events: VecDeque<Event>,
 }
@@ -539,6 +649,8 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             auth: ClientAuthState::new(),
             timers: BinaryHeap::new(),
             acks: HashMap::default(),
+            subs: HashMap::default(),
+            sub_dialogs: HashMap::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -565,11 +677,19 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             && self.owners.is_empty()
             && self.by_dialog.is_empty()
             && self.acks.is_empty()
+            && self.subs.is_empty()
+            && self.sub_dialogs.is_empty()
     }
 
     /// The dialog of a call (confirmed, or the latest early one).
     pub fn dialog(&self, call: Handle) -> Option<&Dialog> {
         self.calls.get(&call)?.dialog.as_ref()
+    }
+
+    /// The session timer of a call (RFC 4028): the session interval in
+    /// seconds and whether we are the refresher; `None` without one.
+    pub fn session_timer(&self, call: Handle) -> Option<(u32, bool)> {
+        self.calls.get(&call)?.session.get()
     }
 
     /// The transaction table (for statistics).
@@ -667,7 +787,21 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     }
 
     fn supported(&self) -> String {
-        self.config.supported.join(", ")
+        let mut s = self.config.supported.join(", ");
+        if self.config.session_expires.is_some()
+            && !self
+                .config
+                .supported
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(session_timer::TAG_TIMER))
+        {
+            // RFC 4028 §7.1: "timer" in Supported of every request.
+            if !s.is_empty() {
+                s.push_str(", ");
+            }
+            s.push_str(session_timer::TAG_TIMER);
+        }
+        s
     }
 
     /// Adds Via (top) to a request and starts a client transaction.
@@ -765,6 +899,42 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         self.respond_tx(now, id, r);
     }
 
+    /// 500 with a Retry-After of 0-10 s (RFC 3261 §14.2, RFC 3311 §5.2).
+    fn retry_later(&mut self, now: Instant, tx: TransactionId, req: &Request) {
+        let mut r = response_to(req, StatusCode::SERVER_INTERNAL_ERROR, None);
+        let secs = self.rng.random_range(0..=10u32);
+        r.headers.push(StdHeader::RetryAfter, secs.to_string());
+        if let Some(ua) = &self.config.user_agent {
+            r.headers.push(StdHeader::Server, ua.clone());
+        }
+        self.respond_tx(now, tx, r);
+    }
+
+    /// 200 to an UPDATE without an offer (RFC 3311 §5.2): a target refresh
+    /// and, with session timers, a session refresh (RFC 4028 §9).
+    fn respond_update_without_offer(
+        &mut self,
+        now: Instant,
+        call: Handle,
+        tx: TransactionId,
+        req: &Request,
+    ) {
+        let mut r = response_to(req, StatusCode::OK, None);
+        let reqm = Message::Request(req.clone());
+        if let Some(hop) = self.uas_hop(&reqm) {
+            r.headers.push(StdHeader::Contact, self.contact(&hop));
+        }
+        r.headers.push(StdHeader::Supported, self.supported());
+        if let Some(ua) = &self.config.user_agent {
+            r.headers.push(StdHeader::Server, ua.clone());
+        }
+        // RFC 4028 §9: an UPDATE without an offer is the usual refresh.
+        for (n, v) in self.session_response_headers(now, call, req) {
+            r.headers.push(n, v);
+        }
+        self.respond_tx(now, tx, r);
+    }
+
     // ----- input -----
 
     /// A message from the network, from `source` (where responses to a
@@ -845,6 +1015,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 }
             }
             Timer::AckCache => self.acks.retain(|_, (_, _, until)| *until > now),
+            Timer::Reliable(call) => self.on_reliable_timer(now, at, call),
+            Timer::Session(call) => self.on_session_timer(now, at, call),
+            Timer::Subscription(h, which) => self.on_sub_timer(now, at, h, which),
         }
     }
 
@@ -892,8 +1065,10 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 };
                 match self.owners.get(&transaction).copied() {
                     Some(Owner::Invite(call)) => self.on_invite_response(now, call, transaction, r),
-                    Some(Owner::ReInvite(call)) => self.on_reinvite_response(now, call, r),
-                    Some(Owner::Update(call)) => self.on_update_response(now, call, r),
+                    Some(Owner::ReInvite(call)) => {
+                        self.on_reinvite_response(now, call, transaction, r)
+                    }
+                    Some(Owner::Update(call)) => self.on_update_response(now, call, transaction, r),
                     Some(Owner::Bye(call)) => {
                         if r.status.is_final() {
                             self.end_call(call, EndReason::LocalBye);
@@ -904,7 +1079,17 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                     }
                     Some(Owner::Request(h)) => self.on_request_response(now, h, r),
                     Some(Owner::Register(h)) => self.on_register_response(now, h, r),
-                    Some(Owner::Cancel) | Some(Owner::Incoming(_)) | None => {}
+                    Some(Owner::Subscribe(h)) => self.on_subscribe_response(now, h, r),
+                    Some(Owner::Notify(h)) => {
+                        self.on_notify_result(transaction, h, r.status.as_u16())
+                    }
+                    // RFC 3262 §4: the PRACK transaction just ends; even a
+                    // 481 changes nothing for the call.
+                    Some(Owner::Prack(_))
+                    | Some(Owner::ReferNotify(_))
+                    | Some(Owner::Cancel)
+                    | Some(Owner::Incoming(_))
+                    | None => {}
                 }
             }
             TxEvent::Timeout { transaction } | TxEvent::TransportError { transaction } => {
@@ -988,7 +1173,22 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 };
                 self.register_failed(now, h, status, failure_reason(status).into(), true);
             }
-            Some(Owner::Cancel) | Some(Owner::Incoming(_)) | None => {}
+            Some(Owner::Subscribe(h)) => {
+                let status = if failure == Failure::Timeout {
+                    408
+                } else {
+                    503
+                };
+                self.on_subscribe_failure(now, h, status);
+            }
+            Some(Owner::Notify(h)) => self.on_notify_result(transaction, h, 408),
+            // RFC 3515: a NOTIFY of the refer subscription that fails
+            // changes nothing for the call.
+            Some(Owner::Prack(_))
+            | Some(Owner::ReferNotify(_))
+            | Some(Owner::Cancel)
+            | Some(Owner::Incoming(_))
+            | None => {}
         }
     }
 
@@ -1047,40 +1247,24 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             .header(StdHeader::Contact, self.contact(&hop))
             .header(StdHeader::Allow, ALLOW)
             .header(StdHeader::Supported, self.supported());
+        for (n, v) in self.session_request_headers(None, 0) {
+            b = b.header(n, v);
+        }
         for (n, v) in headers {
             b = b.header(n.as_str(), v);
         }
         b = self.common_headers(b);
-        if let Some(body) = body {
+        if let Some(body) = body.clone() {
             b = b.body(&body.content_type, body.data);
         }
         let mut invite = b.build();
         self.authorize(&mut invite);
         let h = self.handle();
         let tx = self.start_client(now, invite.clone(), &hop, Owner::Invite(h));
-        let call = Call {
-            role: Role::Uac,
-            state: CallState::Calling,
-            invite,
-            invite_tx: tx,
-            dialog: None,
-            early: Vec::new(),
-            local_tag: from_tag.clone(),
-            provisional: false,
-            cancel_pending: false,
-            cancelled: false,
-            ok: None,
-            ack: None,
-            ack_owed: false,
-            offer_out: OfferOut::None,
-            offer_in: None,
-            glare_retry: None,
-            hop: Some(hop),
-            auth_tries: 0,
-            reinvite_seq: None,
-            pending_body: None,
-            ok_seq: None,
-        };
+        let mut call = Call::new(Role::Uac, CallState::Calling, invite, from_tag.clone());
+        call.invite_tx = tx;
+        call.hop = Some(hop);
+        call.local_sdp = body;
         self.calls.insert(h, call);
         self.by_dialog.insert((call_id, from_tag), h);
         self.pump(now);
@@ -1122,6 +1306,14 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 }
             }
             let pending = call.cancel_pending;
+            let mut owed = false;
+            if prack::has_tag(&msg, StdHeader::Require, prack::TAG_100REL) {
+                // RFC 3262 §4: PRACK it, once, in order.
+                match self.on_reliable_provisional(now, h, &msg) {
+                    None => return,
+                    Some(o) => owed = o,
+                }
+            }
             self.emit_call(
                 h,
                 CallEvent::Progress {
@@ -1130,6 +1322,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                     body: Body::of(&msg),
                 },
             );
+            if owed {
+                self.emit_call(h, CallEvent::PrackNeeded);
+            }
             if pending {
                 self.send_cancel(now, h);
             }
@@ -1168,11 +1363,26 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 return;
             };
             dialog.state = DialogState::Confirmed;
+            if let Some(e) = call
+                .early
+                .iter()
+                .find(|e| e.id.remote_tag == dialog.id.remote_tag)
+            {
+                // §12.1.2: the early dialog becomes the confirmed one; its
+                // CSeq numbers (PRACK, UPDATE ...) go on.
+                dialog.local_seq = dialog.local_seq.max(e.local_seq);
+                dialog.remote_seq = e.remote_seq;
+            }
             call.dialog = Some(dialog);
             call.early.clear();
+            call.rseq_in.clear();
+            call.prack_owed = None;
             call.state = CallState::Established;
             let offered = !call.invite.body.is_empty();
             let body = Body::of(&msg);
+            let invite = call.invite.clone();
+            // RFC 4028 §7.2: the session timer the 2xx sets.
+            self.session_on_2xx(now, h, &msg, &invite);
             if offered || body.is_none() {
                 self.send_ack(now, h, None);
             } else if let Some(c) = self.calls.get_mut(&h) {
@@ -1196,10 +1406,32 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         // 300-699
         let tries = call.auth_tries;
         let cancelled = call.cancelled;
-        if matches!(status, 401 | 407) && !cancelled && self.learn_challenge(&r, tries) {
+        let sent = call.invite.clone();
+        // RFC 4028 §7.3: 422: again with the larger Min-SE (and a
+        // Session-Expires at least as large).
+        let min_se = if status == 422 && !cancelled && tries < 3 {
+            self.session_on_422(h, &r, &sent)
+        } else {
+            None
+        };
+        if min_se.is_some()
+            || matches!(status, 401 | 407) && !cancelled && self.learn_challenge(&r, tries)
+        {
             let call = self.calls.get_mut(&h).expect("checked");
             call.auth_tries += 1;
             let mut invite = call.invite.clone();
+            if let Some(min) = min_se {
+                let se = Message::Request(invite.clone())
+                    .headers()
+                    .get(StdHeader::SessionExpires)
+                    .and_then(|v| sipline_message::header::ParamValue::parse_delta(v).ok())
+                    .and_then(|p| p.as_u32())
+                    .unwrap_or(0);
+                invite
+                    .headers
+                    .set(StdHeader::SessionExpires, se.max(min).to_string());
+                invite.headers.set(StdHeader::MinSe, min.to_string());
+            }
             bump_cseq(&mut invite);
             self.authorize(&mut invite);
             let hop = self.calls.get(&h).and_then(|c| c.hop.clone());
@@ -1305,6 +1537,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             return Err(Error::State("no ACK owed"));
         }
         c.ack_owed = false;
+        if body.is_some() {
+            c.local_sdp = body.clone();
+        }
         self.send_ack(now, call, body);
         self.pump(now);
         Ok(())
@@ -1343,6 +1578,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             self.respond_tx(now, tx, r);
             return;
         }
+        if !self.session_check_request(now, tx, &req) {
+            return; // RFC 4028 §9: 422
+        }
         if m.contacts().map_or(true, |c| c.is_empty()) {
             // §8.1.1.8: an INVITE must carry a Contact.
             let r = response_to(&req, StatusCode::BAD_REQUEST, Some("x"));
@@ -1351,31 +1589,24 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             self.respond_tx(now, tx, r);
             return;
         }
+        let replaces = match self.match_replaces(&m) {
+            Ok(r) => r,
+            Err(status) => {
+                // RFC 3891 §3.
+                self.simple_response(now, tx, &req, status);
+                return;
+            }
+        };
         let h = self.handle();
         let local_tag = self.token(6);
-        let call = Call {
-            role: Role::Uas,
-            state: CallState::Incoming,
-            invite: req.clone(),
-            invite_tx: Some(tx),
-            dialog: None,
-            early: Vec::new(),
-            local_tag: local_tag.clone(),
-            provisional: false,
-            cancel_pending: false,
-            cancelled: false,
-            ok: None,
-            ack: None,
-            ack_owed: false,
-            offer_out: OfferOut::None,
-            offer_in: None,
-            glare_retry: None,
-            hop: None,
-            auth_tries: 0,
-            reinvite_seq: None,
-            pending_body: None,
-            ok_seq: None,
-        };
+        let mut call = Call::new(
+            Role::Uas,
+            CallState::Incoming,
+            req.clone(),
+            local_tag.clone(),
+        );
+        call.invite_tx = Some(tx);
+        call.replaces = replaces;
         self.owners.insert(tx, Owner::Invite(h));
         self.by_dialog
             .insert((m.call_id().unwrap_or_default().to_string(), local_tag), h);
@@ -1424,7 +1655,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     }
 
     /// Sends a provisional response (101-199) to an incoming call, e.g. 180
-    /// Ringing, or 183 with early-media SDP. Creates the early dialog.
+    /// Ringing, or 183 with early-media SDP. Creates the early dialog. If
+    /// the INVITE had `Require: 100rel`, it is sent reliably as by
+    /// [`ring_reliably`](Self::ring_reliably) (RFC 3262 §3: "MUST").
     pub fn ring(
         &mut self,
         now: Instant,
@@ -1438,6 +1671,16 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let c = self.calls.get(&call).ok_or(Error::Unknown)?;
         if c.role != Role::Uas || c.state != CallState::Incoming {
             return Err(Error::State("not an unanswered incoming call"));
+        }
+        if prack::has_tag(
+            &Message::Request(c.invite.clone()),
+            StdHeader::Require,
+            prack::TAG_100REL,
+        ) {
+            return self.ring_reliably(now, call, status, body);
+        }
+        if c.answer_pending.is_some() {
+            return Err(Error::State("the call is being answered"));
         }
         let tx = c
             .invite_tx
@@ -1457,15 +1700,45 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     /// Answers an incoming call with 2xx and an optional body (the answer,
     /// or the offer if the INVITE had none). The 2xx is resent until the
     /// ACK arrives (§13.3.1.4).
+    ///
+    /// While a reliable provisional response with a session description is
+    /// unacknowledged, the 2xx waits for its PRACK (RFC 3262 §3, §5).
     pub fn answer(&mut self, now: Instant, call: Handle, body: Option<Body>) -> Result<(), Error> {
-        let c = self.calls.get(&call).ok_or(Error::Unknown)?;
+        let c = self.calls.get_mut(&call).ok_or(Error::Unknown)?;
         if c.role != Role::Uas || c.state != CallState::Incoming {
             return Err(Error::State("not an unanswered incoming call"));
         }
-        let tx = c
+        if c.answer_pending.is_some() {
+            return Err(Error::State("the call is being answered"));
+        }
+        if c.rel_out.delays_2xx() {
+            c.answer_pending = Some(body);
+            return Ok(());
+        }
+        self.answer_now(now, call, body)
+    }
+
+    fn answer_now(&mut self, now: Instant, call: Handle, body: Option<Body>) -> Result<(), Error> {
+        let tx = self
+            .calls
+            .get(&call)
+            .ok_or(Error::Unknown)?
             .invite_tx
             .ok_or(Error::State("INVITE transaction ended"))?;
-        let r = self.uas_response(call, 200, body).ok_or(Error::Unknown)?;
+        if self.tx_destination(tx).is_none() {
+            return Err(Error::State("INVITE transaction ended"));
+        }
+        let c = self.calls.get_mut(&call).expect("checked");
+        c.rel_out.finish();
+        let invite = c.invite.clone();
+        if body.is_some() {
+            c.local_sdp = body.clone();
+        }
+        let mut r = self.uas_response(call, 200, body).ok_or(Error::Unknown)?;
+        // RFC 4028 §9: Session-Expires with the refresher in the 2xx.
+        for (n, v) in self.session_response_headers(now, call, &invite) {
+            r.headers.push(n, v);
+        }
         let bytes = Message::Response(r.clone()).to_bytes();
         let c = self.calls.get_mut(&call).expect("checked");
         let mut d = c
@@ -1489,7 +1762,13 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             next: now + t1,
             give_up: now + t1 * 64,
         });
+        let replaced = c.replaces;
         self.schedule(now + t1, Timer::Ok(call));
+        if let Some(old) = replaced {
+            // RFC 3891 §3: accept the new INVITE and shut the replaced
+            // dialog down (BYE, or CANCEL if it is still early).
+            let _ = self.hangup(now, old);
+        }
         self.pump(now);
         Ok(())
     }
@@ -1563,6 +1842,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         for uri in contacts {
             r.headers.push(StdHeader::Contact, format!("<{uri}>"));
         }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.rel_out.finish();
+        }
         self.respond_tx(now, tx, r);
         Ok(())
     }
@@ -1593,6 +1875,11 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
 
     fn on_request(&mut self, now: Instant, tx: TransactionId, req: Request) {
         let m = Message::Request(req.clone());
+        if req.method != Method::Invite && m.headers().contains(StdHeader::Replaces) {
+            // RFC 3891 §3: Replaces outside an INVITE: 400.
+            self.simple_response(now, tx, &req, 400);
+            return;
+        }
         if m.to_tag().is_some() {
             self.on_in_dialog_request(now, tx, req);
             return;
@@ -1603,6 +1890,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             Method::Bye => self.simple_response(now, tx, &req, 481),
             Method::Prack | Method::Update => self.simple_response(now, tx, &req, 481),
             Method::Register | Method::Publish => self.simple_response(now, tx, &req, 405),
+            Method::Subscribe => self.on_incoming_subscribe(now, tx, req),
             _ => {
                 let h = self.handle();
                 self.owners.insert(tx, Owner::Incoming(h));
@@ -1637,6 +1925,11 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     fn on_in_dialog_request(&mut self, now: Instant, tx: TransactionId, req: Request) {
         let m = Message::Request(req.clone());
         let Some(h) = self.find_dialog_call(&m) else {
+            if matches!(req.method, Method::Subscribe | Method::Notify) {
+                // RFC 6665: a subscription's dialog (or 481).
+                self.on_subscription_request(now, tx, req);
+                return;
+            }
             // §12.2.2: no such dialog.
             self.simple_response(now, tx, &req, 481);
             return;
@@ -1650,6 +1943,13 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             self.simple_response(now, tx, &req, 500);
             return;
         }
+        c.sync_early();
+        if matches!(req.method, Method::Invite | Method::Update)
+            && !self.session_check_request(now, tx, &req)
+        {
+            return; // RFC 4028 §9: 422, the interval is too small.
+        }
+        let c = self.calls.get_mut(&h).expect("found");
         match req.method {
             Method::Bye => {
                 let (status, reason) = if c.state == CallState::Incoming {
@@ -1672,25 +1972,53 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 self.simple_response(now, tx, &req, status);
                 self.end_call(h, reason);
             }
+            Method::Update if req.body.is_empty() => {
+                // RFC 3311 §5.2: an UPDATE before our final response to a
+                // previous one: 500 with Retry-After.
+                if c.offer_in
+                    .as_ref()
+                    .is_some_and(|(_, r)| r.method == Method::Update)
+                {
+                    self.retry_later(now, tx, &req);
+                    return;
+                }
+                // Without an offer it only refreshes the target (and the
+                // session timer, RFC 4028 §10): answered here.
+                if let Some(d) = c.dialog.as_mut() {
+                    d.refresh_target(&m);
+                }
+                c.sync_early();
+                self.respond_update_without_offer(now, h, tx, &req);
+            }
             Method::Invite | Method::Update => {
-                // §14.2: an offer while ours is pending: 491; while we have
-                // not answered the previous one: 500 with Retry-After.
-                let pending_out = c.offer_out != OfferOut::None;
-                let pending_in = c.offer_in.is_some() || c.state == CallState::Incoming;
-                if pending_out {
+                // RFC 3261 §14.2 and RFC 3311 §5.2: an offer while one of
+                // ours is unanswered: 491; while we have not answered one
+                // we received: 500 with Retry-After.
+                let early = c.state != CallState::Established;
+                if req.method == Method::Invite && early {
+                    // No re-INVITE before the dialog is confirmed.
+                    self.retry_later(now, tx, &req);
+                    return;
+                }
+                let ours_unanswered = c.offer_out != OfferOut::None
+                    || (early && !c.early_answered && c.role == Role::Uac && c.invite_had_offer())
+                    || (early
+                        && !c.early_answered
+                        && c.role == Role::Uas
+                        && !c.invite_had_offer()
+                        && c.rel_out_has_offer());
+                if ours_unanswered {
                     self.simple_response(now, tx, &req, 491);
                     return;
                 }
-                if pending_in {
-                    let mut r = response_to(&req, StatusCode::SERVER_INTERNAL_ERROR, None);
-                    let secs = self.rng.random_range(0..=10u32);
-                    r.headers.push(StdHeader::RetryAfter, secs.to_string());
-                    self.respond_tx(now, tx, r);
+                if c.offer_in.is_some() || (early && !c.early_answered) {
+                    self.retry_later(now, tx, &req);
                     return;
                 }
                 if let Some(d) = c.dialog.as_mut() {
                     d.refresh_target(&m);
                 }
+                c.sync_early();
                 c.offer_in = Some((tx, req.clone()));
                 let method = req.method.clone();
                 if method == Method::Invite {
@@ -1707,7 +2035,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 );
             }
             Method::Options => self.simple_response(now, tx, &req, 200),
-            Method::Prack => self.simple_response(now, tx, &req, 481),
+            Method::Prack => self.on_prack(now, h, tx, req),
+            Method::Refer => self.on_refer(now, h, tx, req),
+            Method::Notify if refer::is_refer_notify(&m) => self.on_refer_notify(now, h, tx, req),
             _ => {
                 // INFO, MESSAGE, NOTIFY, REFER ...: accepted; the
                 // application sees the request.
@@ -1857,8 +2187,16 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         body: Option<Body>,
     ) -> Result<(), Error> {
         let c = self.calls.get_mut(&call).ok_or(Error::Unknown)?;
-        if c.state != CallState::Established {
+        let early_update = method == Method::Update
+            && matches!(c.state, CallState::Calling | CallState::Incoming)
+            && c.dialog.is_some();
+        if c.state != CallState::Established && !early_update {
             return Err(Error::State("call not established"));
+        }
+        if early_update && body.is_some() && !c.early_answered {
+            // RFC 3311 §5.1: an offer in an early dialog only once the
+            // initial offer/answer is done (reliable 1xx and PRACK).
+            return Err(Error::State("initial offer/answer not finished"));
         }
         if c.offer_out != OfferOut::None || c.offer_in.is_some() {
             return Err(Error::State("an offer is already in progress"));
@@ -1874,6 +2212,10 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             .header(StdHeader::Contact, self.contact(&hop))
             .header(StdHeader::Allow, ALLOW)
             .header(StdHeader::Supported, self.supported());
+        // RFC 4028 §7.4: every re-INVITE and UPDATE is a session refresh.
+        for (n, v) in self.session_request_headers(Some(call), 0) {
+            b = b.header(n, v);
+        }
         b = self.common_headers(b);
         if let Some(body) = body.clone() {
             b = b.body(&body.content_type, body.data);
@@ -1890,25 +2232,29 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             .start_client(now, req, &hop, owner)
             .ok_or(Error::State("transaction refused"))?;
         let c = self.calls.get_mut(&call).expect("checked");
+        c.sync_early();
         c.offer_out = OfferOut::Pending(id);
+        c.session.refreshing = false;
+        c.pending_body = body;
         if method == Method::Invite {
             c.reinvite_seq = Some(seq);
             c.glare_retry = None;
-            c.pending_body = body;
         }
         self.pump(now);
         Ok(())
     }
 
-    fn on_reinvite_response(&mut self, now: Instant, h: Handle, r: Response) {
+    fn on_reinvite_response(&mut self, now: Instant, h: Handle, tx: TransactionId, r: Response) {
         if r.status.is_provisional() {
             return;
         }
         let msg = Message::Response(r.clone());
+        let sent = self.tx.request(tx).and_then(|m| m.as_request()).cloned();
         let Some(c) = self.calls.get_mut(&h) else {
             return;
         };
         let status = r.status.as_u16();
+        let refresh = c.session.refreshing;
         if r.status.is_success() {
             if let Some(d) = c.dialog.as_mut() {
                 d.refresh_target(&msg);
@@ -1921,26 +2267,44 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 return;
             }
             c.offer_out = OfferOut::None;
+            if let Some(b) = c.pending_body.take() {
+                c.local_sdp = Some(b);
+            }
             self.send_ack(now, h, None);
+            if let Some(sent) = &sent {
+                // RFC 4028 §7.2: every 2xx to a re-INVITE refreshes.
+                self.session_on_2xx(now, h, &msg, sent);
+            }
         } else {
             c.offer_out = OfferOut::None;
             c.reinvite_seq = None;
-            if status == 491 {
-                // §14.1: retry after 2.1-4 s if we own the Call-ID (we
-                // sent the initial INVITE), else 0-2 s, in 10 ms units.
-                let ms = if c.role == Role::Uac {
-                    self.rng.random_range(210..=400u64) * 10
-                } else {
-                    self.rng.random_range(0..=200u64) * 10
-                };
-                let at = now + Duration::from_millis(ms);
-                let c = self.calls.get_mut(&h).expect("checked");
-                c.glare_retry = Some((at, c.pending_body.clone()));
-                self.schedule(at, Timer::Glare(h));
-            } else if matches!(status, 481 | 408) {
+            if matches!(status, 481 | 408) {
                 self.bye_and_end(now, h, EndReason::DialogGone(status));
                 return;
             }
+            // §14.1: retry after 2.1-4 s if we own the Call-ID (we
+            // sent the initial INVITE), else 0-2 s, in 10 ms units.
+            let ms = if c.role == Role::Uac {
+                self.rng.random_range(210..=400u64) * 10
+            } else {
+                self.rng.random_range(0..=200u64) * 10
+            };
+            let wait = Duration::from_millis(ms);
+            if refresh {
+                c.session.refreshing = false;
+                if let Some(sent) = &sent {
+                    self.session_refresh_failed(now, h, &r, sent, wait);
+                }
+            } else if status == 491 {
+                let at = now + wait;
+                let c = self.calls.get_mut(&h).expect("checked");
+                c.glare_retry = Some((at, c.pending_body.clone()));
+                self.schedule(at, Timer::Glare(h));
+            }
+        }
+        if refresh {
+            // A session refresh of our own (RFC 4028): not the app's.
+            return;
         }
         self.emit_call(
             h,
@@ -1952,22 +2316,48 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         );
     }
 
-    fn on_update_response(&mut self, now: Instant, h: Handle, r: Response) {
+    fn on_update_response(&mut self, now: Instant, h: Handle, tx: TransactionId, r: Response) {
         if r.status.is_provisional() {
             return;
         }
         let msg = Message::Response(r.clone());
+        let sent = self.tx.request(tx).and_then(|m| m.as_request()).cloned();
         let Some(c) = self.calls.get_mut(&h) else {
             return;
         };
         c.offer_out = OfferOut::None;
+        let refresh = c.session.refreshing;
         let status = r.status.as_u16();
         if r.status.is_success() {
             if let Some(d) = c.dialog.as_mut() {
                 d.refresh_target(&msg);
             }
+            c.sync_early();
+            if let Some(b) = c.pending_body.take() {
+                c.local_sdp = Some(b);
+            }
+            if let Some(sent) = &sent {
+                // RFC 4028 §7.2: every 2xx to an UPDATE refreshes.
+                self.session_on_2xx(now, h, &msg, sent);
+            }
         } else if matches!(status, 481 | 408) {
             self.bye_and_end(now, h, EndReason::DialogGone(status));
+            return;
+        } else if refresh {
+            c.session.refreshing = false;
+            c.pending_body = None;
+            if let Some(sent) = &sent {
+                let ms = if c.role == Role::Uac {
+                    self.rng.random_range(210..=400u64) * 10
+                } else {
+                    self.rng.random_range(0..=200u64) * 10
+                };
+                self.session_refresh_failed(now, h, &r, sent, Duration::from_millis(ms));
+            }
+        } else {
+            c.pending_body = None;
+        }
+        if refresh {
             return;
         }
         self.emit_call(
@@ -2006,6 +2396,13 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 r.headers.push(StdHeader::Contact, self.contact(&hop));
             }
             r.headers.push(StdHeader::Supported, self.supported());
+            // RFC 4028 §9: our 2xx to a session refresh request.
+            for (n, v) in self.session_response_headers(now, call, &req) {
+                r.headers.push(n, v);
+            }
+            if let (Some(c), Some(b)) = (self.calls.get_mut(&call), &body) {
+                c.local_sdp = Some(b.clone());
+            }
         }
         if let Some(b) = body {
             r.headers
@@ -2060,6 +2457,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let seq = d.next_seq();
         let next = d.next_hop();
         let mut b = d.request(method, seq);
+        c.sync_early();
         for (n, v) in headers {
             b = b.header(n.as_str(), v);
         }
@@ -2115,7 +2513,12 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         // end; they no longer belong to the call.
         for o in self.owners.values_mut() {
             match *o {
-                Owner::Invite(x) | Owner::ReInvite(x) | Owner::Update(x) | Owner::Bye(x)
+                Owner::Invite(x)
+                | Owner::ReInvite(x)
+                | Owner::Update(x)
+                | Owner::Bye(x)
+                | Owner::Prack(x)
+                | Owner::ReferNotify(x)
                     if x == h =>
                 {
                     *o = Owner::Cancel
@@ -2529,6 +2932,73 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
 }
 
 impl<A: Clone> Call<A> {
+    fn new(role: Role, state: CallState, invite: Request, local_tag: String) -> Self {
+        Call {
+            role,
+            state,
+            invite,
+            invite_tx: None,
+            dialog: None,
+            early: Vec::new(),
+            local_tag,
+            provisional: false,
+            cancel_pending: false,
+            cancelled: false,
+            ok: None,
+            ack: None,
+            ack_owed: false,
+            offer_out: OfferOut::None,
+            offer_in: None,
+            glare_retry: None,
+            hop: None,
+            auth_tries: 0,
+            reinvite_seq: None,
+            pending_body: None,
+            ok_seq: None,
+            rel_out: prack::ReliableOut::default(),
+            rseq_in: Vec::new(),
+            prack_owed: None,
+            early_answered: false,
+            answer_pending: None,
+            session: session_timer::SessionState::default(),
+            local_sdp: None,
+            refer_in: None,
+            replaces: None,
+        }
+    }
+
+    /// UAS: an unacknowledged reliable 1xx carries a session description.
+    fn rel_out_has_offer(&self) -> bool {
+        self.rel_out.unacked_has_body()
+    }
+
+    /// Whether the INVITE that created the call carried an offer.
+    fn invite_had_offer(&self) -> bool {
+        !self.invite.body.is_empty()
+    }
+
+    /// The CSeq number of the initial INVITE.
+    fn invite_seq(&self) -> u32 {
+        Message::Request(self.invite.clone())
+            .cseq()
+            .map_or(1, |c| c.seq)
+    }
+
+    /// UAC: writes the current dialog back into the list of early dialogs
+    /// after its sequence numbers changed (PRACK, UPDATE, requests in an
+    /// early dialog).
+    fn sync_early(&mut self) {
+        if let Some(d) = &self.dialog {
+            if let Some(e) = self
+                .early
+                .iter_mut()
+                .find(|e| e.id.remote_tag == d.id.remote_tag)
+            {
+                *e = d.clone();
+            }
+        }
+    }
+
     fn offer_in_seq(&self) -> Option<u32> {
         self.ok_seq
     }

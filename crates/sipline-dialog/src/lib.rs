@@ -1,7 +1,9 @@
 //! SIP dialogs, sessions and the user-agent core, as sans-IO state
 //! machines (RFC 3261 §8, §12-15, §22.2; RFC 6026; RFC 3262 PRACK;
-//! RFC 3311 UPDATE; RFC 3428 MESSAGE; RFC 6086 INFO; RFC 6665 events;
-//! RFC 3515 REFER).
+//! RFC 3311 UPDATE; RFC 4028 session timers; RFC 3428 MESSAGE; RFC 6086
+//! INFO; RFC 6665 events with a minimal RFC 3863 presence document
+//! ([`presence`]); RFC 3515 REFER with RFC 3892 Referred-By and RFC 3891
+//! Replaces).
 //!
 //! [`Endpoint`] is everything a user agent does between the transport and
 //! the application: it owns a transaction table
@@ -24,9 +26,10 @@
 
 mod dialog;
 mod endpoint;
+pub mod presence;
 
 pub use dialog::{is_loose, Dialog, DialogId, DialogState, SequenceError};
 pub use endpoint::{
     Body, CallEvent, Config, Credentials, EndReason, Endpoint, Error, Event, Failure, Handle, Hop,
-    RegistrationEvent, Router, Transmit,
+    RegistrationEvent, Router, SubscriptionEvent, SubscriptionState, Transmit,
 };
