@@ -1,9 +1,14 @@
 //! The task that runs the sans-IO core on real transports: the one place
 //! in this crate that reads the clock, owns sockets and resolves names.
 
-use crate::{Call, Config, Incoming, IncomingCall, IncomingRequest, UaError, UserAgent};
+use crate::{
+    Call, Config, Incoming, IncomingCall, IncomingRequest, IncomingSubscription, UaError, UserAgent,
+};
 use bytes::Bytes;
-use sipline_dialog::{Body, CallEvent, Endpoint, Event, Failure, Handle, Hop, RegistrationEvent};
+use sipline_dialog::{
+    Body, CallEvent, DialogId, Endpoint, Event, Failure, Handle, Hop, RegistrationEvent,
+    SubscriptionEvent, SubscriptionState,
+};
 use sipline_dns::{
     resolve_uri, DnsProtocol, HickoryConfig, HickoryLookup, NameServer, ResolveConfig,
 };
@@ -38,6 +43,7 @@ type Reply<T> = oneshot::Sender<T>;
 type CallReply = Reply<Result<(Handle, mpsc::UnboundedReceiver<CallEvent>), UaError>>;
 type RegReply = Reply<Result<(Handle, mpsc::UnboundedReceiver<RegistrationEvent>), UaError>>;
 type RequestReply = Reply<Result<oneshot::Receiver<Result<Response, Failure>>, UaError>>;
+type SubReply = Reply<Result<(Handle, mpsc::UnboundedReceiver<SubscriptionEvent>), UaError>>;
 
 pub(crate) enum Command {
     Call {
@@ -77,7 +83,36 @@ pub(crate) enum Command {
         uri: Uri,
         reply: Reply<Result<(), UaError>>,
     },
+    Subscribe {
+        target: Uri,
+        event: String,
+        accept: String,
+        expires: u32,
+        reply: SubReply,
+    },
+    SubscriptionOp {
+        handle: Handle,
+        op: SubscriptionOp,
+        reply: Reply<Result<(), sipline_dialog::Error>>,
+    },
+    /// Accept an incoming subscription and take its events.
+    Accept {
+        handle: Handle,
+        expires: u32,
+        status: u16,
+        reply: SubReply,
+    },
+    DialogId {
+        call: Handle,
+        reply: Reply<Option<DialogId>>,
+    },
     Stop,
+}
+
+pub(crate) enum SubscriptionOp {
+    Unsubscribe,
+    Reject(u16),
+    Notify(SubscriptionState, Option<Body>),
 }
 
 pub(crate) enum CallOp {
@@ -90,6 +125,10 @@ pub(crate) enum CallOp {
     RespondOffer(u16, Option<Body>),
     Ack(Option<Body>),
     Send(Method, Option<Body>, Vec<(String, String)>),
+    RingReliably(u16, Option<Body>),
+    Prack(Option<Body>),
+    Transfer(Uri, Option<DialogId>),
+    TransferProgress(u16),
 }
 
 /// What the router knows: listeners, names resolved, local addresses.
@@ -234,6 +273,7 @@ pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaErr
     let (trace, _) = broadcast::channel(1024);
     let (calls_tx, calls) = mpsc::unbounded_channel();
     let (requests_tx, requests) = mpsc::unbounded_channel();
+    let (subs_tx, subscriptions) = mpsc::unbounded_channel();
     let ua = UserAgent {
         commands,
         trace: trace.clone(),
@@ -251,13 +291,22 @@ pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaErr
         calls: HashMap::new(),
         requests: HashMap::new(),
         registrations: HashMap::new(),
+        subscriptions: HashMap::new(),
+        incoming_subscriptions: subs_tx,
         incoming_calls: calls_tx,
         incoming_requests: requests_tx,
         weak,
         listeners_cfg: config.clone(),
     };
     tokio::spawn(driver.run(received, command_rx));
-    Ok((ua, Incoming { calls, requests }))
+    Ok((
+        ua,
+        Incoming {
+            calls,
+            requests,
+            subscriptions,
+        },
+    ))
 }
 
 struct Driver {
@@ -270,6 +319,8 @@ struct Driver {
     calls: HashMap<Handle, mpsc::UnboundedSender<CallEvent>>,
     requests: HashMap<Handle, oneshot::Sender<Result<Response, Failure>>>,
     registrations: HashMap<Handle, mpsc::UnboundedSender<RegistrationEvent>>,
+    subscriptions: HashMap<Handle, mpsc::UnboundedSender<SubscriptionEvent>>,
+    incoming_subscriptions: mpsc::UnboundedSender<IncomingSubscription>,
     incoming_calls: mpsc::UnboundedSender<IncomingCall>,
     incoming_requests: mpsc::UnboundedSender<IncomingRequest>,
     /// To make `UserAgent` values for incoming calls without keeping the
@@ -398,6 +449,10 @@ impl Driver {
                     CallOp::RespondOffer(s, b) => e.respond_offer(now, call, s, b),
                     CallOp::Ack(b) => e.ack(now, call, b),
                     CallOp::Send(m, b, h) => e.send_in_dialog(now, call, m, b, h).map(|_| ()),
+                    CallOp::RingReliably(s, b) => e.ring_reliably(now, call, s, b),
+                    CallOp::Prack(b) => e.prack(now, call, b),
+                    CallOp::Transfer(t, r) => e.transfer(now, call, t, r.as_ref()).map(|_| ()),
+                    CallOp::TransferProgress(s) => e.transfer_progress(now, call, s),
                 };
                 let _ = reply.send(r);
             }
@@ -440,6 +495,51 @@ impl Driver {
                 reply,
             } => {
                 let _ = reply.send(self.endpoint.respond(now, handle, status, body, vec![]));
+            }
+            Command::Subscribe {
+                target,
+                event,
+                accept,
+                expires,
+                reply,
+            } => {
+                let r = self
+                    .endpoint
+                    .subscribe(now, target, &event, &accept, expires)
+                    .map(|h| {
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        self.subscriptions.insert(h, tx);
+                        (h, rx)
+                    });
+                let _ = reply.send(r.map_err(UaError::from));
+            }
+            Command::Accept {
+                handle,
+                expires,
+                status,
+                reply,
+            } => {
+                let r = self
+                    .endpoint
+                    .accept_subscription(now, handle, expires, status)
+                    .map(|()| {
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        self.subscriptions.insert(handle, tx);
+                        (handle, rx)
+                    });
+                let _ = reply.send(r.map_err(UaError::from));
+            }
+            Command::SubscriptionOp { handle, op, reply } => {
+                let e = &mut self.endpoint;
+                let r = match op {
+                    SubscriptionOp::Unsubscribe => e.unsubscribe(now, handle),
+                    SubscriptionOp::Reject(s) => e.reject_subscription(now, handle, s),
+                    SubscriptionOp::Notify(state, body) => e.notify(now, handle, state, body),
+                };
+                let _ = reply.send(r);
+            }
+            Command::DialogId { call, reply } => {
+                let _ = reply.send(self.endpoint.dialog(call).map(|d| d.id.clone()));
             }
             Command::Resolve { .. } | Command::Stop => {}
         }
@@ -542,8 +642,34 @@ impl Driver {
                     self.registrations.remove(&registration);
                 }
             }
-            #[allow(unreachable_patterns)]
-            _ => {}
+            Event::IncomingSubscription {
+                subscription,
+                request,
+            } => {
+                let Some(ua) = self.user_agent() else {
+                    return;
+                };
+                let _ = self.incoming_subscriptions.send(IncomingSubscription {
+                    handle: subscription,
+                    request,
+                    ua,
+                });
+            }
+            Event::Subscription {
+                subscription,
+                event,
+            } => {
+                let last = matches!(
+                    event,
+                    SubscriptionEvent::Terminated { .. } | SubscriptionEvent::Failed { .. }
+                );
+                if let Some(tx) = self.subscriptions.get(&subscription) {
+                    let _ = tx.send(event);
+                }
+                if last {
+                    self.subscriptions.remove(&subscription);
+                }
+            }
         }
     }
 }

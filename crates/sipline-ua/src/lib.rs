@@ -30,7 +30,11 @@ mod driver;
 pub mod media;
 
 pub use driver::TraceEntry;
-pub use sipline_dialog::{Body, CallEvent, EndReason, Failure, Handle, RegistrationEvent};
+pub use sipline_dialog::presence;
+pub use sipline_dialog::{
+    Body, CallEvent, DialogId, EndReason, Failure, Handle, RegistrationEvent, SubscriptionEvent,
+    SubscriptionState,
+};
 pub use sipline_message::{Message, Method, Request, Response, Transport, Uri};
 
 use sipline_auth::Credential;
@@ -171,11 +175,30 @@ pub struct IncomingRequest {
     ua: UserAgent,
 }
 
+/// A SUBSCRIBE outside any dialog (RFC 6665 §4.2.1): accept it (then
+/// send the first NOTIFY at once) or reject it.
+#[derive(Debug)]
+pub struct IncomingSubscription {
+    handle: Handle,
+    /// The SUBSCRIBE.
+    pub request: Request,
+    ua: UserAgent,
+}
+
+/// One subscription, ours (subscriber) or the peer's (notifier).
+#[derive(Debug)]
+pub struct Subscription {
+    handle: Handle,
+    events: mpsc::UnboundedReceiver<SubscriptionEvent>,
+    ua: UserAgent,
+}
+
 /// Calls and requests that arrive.
 #[derive(Debug)]
 pub struct Incoming {
     calls: mpsc::UnboundedReceiver<IncomingCall>,
     requests: mpsc::UnboundedReceiver<IncomingRequest>,
+    subscriptions: mpsc::UnboundedReceiver<IncomingSubscription>,
 }
 
 impl Incoming {
@@ -189,22 +212,30 @@ impl Incoming {
         self.requests.recv().await
     }
 
+    /// The next incoming subscription.
+    pub async fn next_subscription(&mut self) -> Option<IncomingSubscription> {
+        self.subscriptions.recv().await
+    }
+
     /// Whichever comes first.
     pub async fn next(&mut self) -> Option<Either> {
         tokio::select! {
             c = self.calls.recv() => c.map(Either::Call),
             r = self.requests.recv() => r.map(Either::Request),
+            s = self.subscriptions.recv() => s.map(Either::Subscription),
         }
     }
 }
 
-/// An incoming call or request.
+/// An incoming call, request or subscription.
 #[derive(Debug)]
 pub enum Either {
     /// A call.
     Call(IncomingCall),
     /// A request.
     Request(IncomingRequest),
+    /// A subscription.
+    Subscription(IncomingSubscription),
 }
 
 /// A registration kept alive by the user agent.
@@ -324,6 +355,33 @@ impl UserAgent {
         })
     }
 
+    /// Subscribes to `event` (e.g. "presence") at `target` (RFC 6665);
+    /// NOTIFYs arrive as [`SubscriptionEvent::Notify`], refreshes are
+    /// automatic until [`Subscription::unsubscribe`].
+    pub async fn subscribe(
+        &self,
+        target: Uri,
+        event: &str,
+        accept: &str,
+        expires: u32,
+    ) -> Result<Subscription, UaError> {
+        self.resolve_next_hop(&target).await?;
+        let (handle, events) = self
+            .ask(|reply| driver::Command::Subscribe {
+                target,
+                event: event.to_string(),
+                accept: accept.to_string(),
+                expires,
+                reply,
+            })
+            .await??;
+        Ok(Subscription {
+            handle,
+            events,
+            ua: self.clone(),
+        })
+    }
+
     /// Resolves (RFC 3263) the first hop towards `target` (the outbound
     /// proxy if configured) so that the core's router knows it.
     async fn resolve_next_hop(&self, target: &Uri) -> Result<(), UaError> {
@@ -401,6 +459,40 @@ impl Call {
         self.op(driver::CallOp::Ack(body)).await
     }
 
+    /// Sends a reliable provisional response (RFC 3262; the caller must
+    /// support 100rel).
+    pub async fn ring_reliably(&self, status: u16, body: Option<Body>) -> Result<(), UaError> {
+        self.op(driver::CallOp::RingReliably(status, body)).await
+    }
+
+    /// Sends the PRACK owed after `CallEvent::PrackNeeded`, with our answer.
+    pub async fn prack(&self, body: Option<Body>) -> Result<(), UaError> {
+        self.op(driver::CallOp::Prack(body)).await
+    }
+
+    /// Transfers the peer to `target` with REFER (RFC 3515); with
+    /// `replaces`, an attended transfer (RFC 3891). Progress arrives as
+    /// `CallEvent::TransferProgress`.
+    pub async fn transfer(&self, target: Uri, replaces: Option<DialogId>) -> Result<(), UaError> {
+        self.op(driver::CallOp::Transfer(target, replaces)).await
+    }
+
+    /// After `CallEvent::Refer`: reports the new call's progress to the
+    /// transferor (a sipfrag NOTIFY; a final status ends the subscription).
+    pub async fn transfer_progress(&self, status: u16) -> Result<(), UaError> {
+        self.op(driver::CallOp::TransferProgress(status)).await
+    }
+
+    /// The dialog's identifier (for Replaces), once there is one.
+    pub async fn dialog_id(&self) -> Option<DialogId> {
+        let call = self.handle;
+        self.ua
+            .ask(|reply| driver::Command::DialogId { call, reply })
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Sends a request in the call's dialog (INFO, MESSAGE ...);
     /// `CallEvent::Response` follows.
     pub async fn send(
@@ -410,6 +502,70 @@ impl Call {
         headers: Vec<(String, String)>,
     ) -> Result<(), UaError> {
         self.op(driver::CallOp::Send(method, body, headers)).await
+    }
+}
+
+impl IncomingSubscription {
+    /// Accepts it (200 or 202) for at most `expires` seconds; send the
+    /// first NOTIFY at once with [`Subscription::notify`].
+    pub async fn accept(self, expires: u32, status: u16) -> Result<Subscription, UaError> {
+        let handle = self.handle;
+        let (handle, events) = self
+            .ua
+            .ask(|reply| driver::Command::Accept {
+                handle,
+                expires,
+                status,
+                reply,
+            })
+            .await??;
+        Ok(Subscription {
+            handle,
+            events,
+            ua: self.ua,
+        })
+    }
+
+    /// Rejects it (e.g. 403, 489).
+    pub async fn reject(self, status: u16) -> Result<(), UaError> {
+        let handle = self.handle;
+        self.ua
+            .ask(|reply| driver::Command::SubscriptionOp {
+                handle,
+                op: driver::SubscriptionOp::Reject(status),
+                reply,
+            })
+            .await?
+            .map_err(UaError::from)
+    }
+}
+
+impl Subscription {
+    /// The next event; `None` once it ended.
+    pub async fn next_event(&mut self) -> Option<SubscriptionEvent> {
+        self.events.recv().await
+    }
+
+    async fn op(&self, op: driver::SubscriptionOp) -> Result<(), UaError> {
+        let handle = self.handle;
+        self.ua
+            .ask(|reply| driver::Command::SubscriptionOp { handle, op, reply })
+            .await?
+            .map_err(UaError::from)
+    }
+
+    /// Subscriber: ends the subscription (SUBSCRIBE with Expires: 0).
+    pub async fn unsubscribe(&self) -> Result<(), UaError> {
+        self.op(driver::SubscriptionOp::Unsubscribe).await
+    }
+
+    /// Notifier: sends a NOTIFY with this state and body.
+    pub async fn notify(
+        &self,
+        state: SubscriptionState,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        self.op(driver::SubscriptionOp::Notify(state, body)).await
     }
 }
 

@@ -56,6 +56,14 @@ enum Command {
     Answer(cmd::call::AnswerArgs),
     /// Send a MESSAGE (RFC 3428) and print the response.
     Message(cmd::register::MessageArgs),
+    /// Subscribe to an event package (presence by default) and print each
+    /// NOTIFY until --duration or Ctrl-C, then unsubscribe (RFC 6665).
+    Subscribe(cmd::presence::SubscribeArgs),
+    /// Publish a presence status (PIDF, RFC 3903/3863) and print the response.
+    Publish(cmd::presence::PublishArgs),
+    /// Call someone and transfer them elsewhere with REFER (RFC 3515);
+    /// prints the transfer's progress; exits 0 when the new call was answered.
+    Transfer(cmd::presence::TransferArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,5 +76,8 @@ fn main() -> ExitCode {
         Command::Call(args) => cmd::call::run_call(&args),
         Command::Answer(args) => cmd::call::run_answer(&args),
         Command::Message(args) => cmd::register::run_message(&args),
+        Command::Subscribe(args) => cmd::presence::run_subscribe(&args),
+        Command::Publish(args) => cmd::presence::run_publish(&args),
+        Command::Transfer(args) => cmd::presence::run_transfer(&args),
     }
 }

@@ -296,3 +296,184 @@ fn register_message_and_call_through_serve() {
     assert!(text(&out).contains("media: "), "{}", text(&out));
     assert!(bob.0.wait().unwrap().success());
 }
+
+/// `sipline subscribe` to `sipline answer --presence`: the first NOTIFY
+/// carries the PIDF status and note (RFC 6665, RFC 3863); unsubscribing
+/// ends with a terminated NOTIFY and exit 0. Another event package gets 489.
+#[test]
+fn presence_subscription() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_notifier, _lines) = answer(
+        &[
+            "--listen",
+            &listen,
+            "--presence",
+            "open",
+            "--note",
+            "at my desk",
+        ],
+        2,
+    );
+    let out = run(bin().args([
+        "subscribe",
+        &format!("sip:bob@127.0.0.1:{port}"),
+        "--expires",
+        "60",
+        "--duration",
+        "1",
+        "--json",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let notify = events
+        .iter()
+        .find(|e| e["event"] == "notify")
+        .expect("a NOTIFY");
+    assert_eq!(notify["state"], "active");
+    assert_eq!(notify["basic"], "open");
+    assert_eq!(notify["note"], "at my desk");
+    assert_eq!(events.last().unwrap()["event"], "terminated", "{events:?}");
+    let out = run(bin().args([
+        "subscribe",
+        &format!("sip:bob@127.0.0.1:{port}"),
+        "--event",
+        "dialog",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("489"), "{}", text(&out));
+}
+
+/// `sipline publish` sends a PUBLISH with Event: presence, Expires and a
+/// PIDF body (RFC 3903 §4) and reports the 200's SIP-ETag.
+#[test]
+fn publish_sends_pidf() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let responder = std::thread::spawn(move || {
+        let mut buf = [0u8; 65535];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        let req =
+            sipline_message::Message::parse(sipline_message::Bytes::copy_from_slice(&buf[..n]))
+                .unwrap();
+        let mut ok = sipline_message::builder::response_to(
+            req.as_request().unwrap(),
+            sipline_message::StatusCode::OK,
+            Some("pa"),
+        );
+        ok.headers.push("SIP-ETag", "etag-1");
+        ok.headers.push("Expires", "3600");
+        server
+            .send_to(&sipline_message::Message::Response(ok).to_bytes(), from)
+            .unwrap();
+        req
+    });
+    let out = run(bin().args([
+        "publish",
+        &format!("sip:alice@127.0.0.1:{port}"),
+        "--status",
+        "closed",
+        "--note",
+        "in a meeting",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("SIP-ETag etag-1"), "{}", text(&out));
+    let req = responder.join().unwrap();
+    assert_eq!(req.method(), Some(sipline_message::Method::Publish));
+    assert_eq!(
+        req.headers().get("Event").unwrap().as_ref() as &str,
+        "presence"
+    );
+    assert_eq!(
+        req.headers().get("Content-Type").unwrap().as_ref() as &str,
+        "application/pidf+xml"
+    );
+    let body = String::from_utf8_lossy(req.body()).to_string();
+    assert!(
+        body.contains("<basic>closed</basic>") && body.contains("in a meeting"),
+        "{body}"
+    );
+}
+
+/// Blind transfer (RFC 3515, RFC 5589 §6): `sipline transfer` calls bob,
+/// REFERs him to carol; bob's `answer` calls carol with Referred-By and
+/// reports 100 then 200 in sipfrag NOTIFYs; the transferor hangs up.
+#[test]
+fn blind_transfer() {
+    let bob_port = free_port();
+    let carol_port = free_port();
+    let (mut bob, bob_lines) = answer(
+        &[
+            "--listen",
+            &format!("127.0.0.1:{bob_port}"),
+            "--count",
+            "1",
+            "--json",
+        ],
+        2,
+    );
+    let (mut carol, carol_lines) = answer(
+        &[
+            "--listen",
+            &format!("127.0.0.1:{carol_port}"),
+            "--count",
+            "1",
+            "--duration",
+            "1",
+            "--json",
+        ],
+        2,
+    );
+    let out = run(bin().args([
+        "transfer",
+        &format!("sip:bob@127.0.0.1:{bob_port}"),
+        "--to",
+        &format!("sip:carol@127.0.0.1:{carol_port}"),
+        "--json",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let progress: Vec<(u64, bool)> = events
+        .iter()
+        .filter(|e| e["event"] == "transfer")
+        .map(|e| (e["status"].as_u64().unwrap(), e["done"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(progress, vec![(100, false), (200, true)], "{events:?}");
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "refer-response" && e["status"] == 202));
+    assert!(bob.0.wait().unwrap().success());
+    assert!(carol.0.wait().unwrap().success());
+    let bob_events: Vec<serde_json::Value> = bob_lines
+        .try_iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert!(
+        bob_events.iter().any(|e| e["event"] == "refer"),
+        "{bob_events:?}"
+    );
+    let carol_events: Vec<serde_json::Value> = carol_lines
+        .try_iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let incoming = carol_events
+        .iter()
+        .find(|e| e["event"] == "incoming")
+        .unwrap();
+    // RFC 3892: the transferee's INVITE names who referred it.
+    assert!(
+        incoming["referred_by"]
+            .as_str()
+            .is_some_and(|r| r.contains("sip:")),
+        "{incoming}"
+    );
+}

@@ -137,7 +137,10 @@ impl Common {
             None => None,
         };
         let peer = proxy.as_ref().or(toward);
-        let host = peer.and_then(host_of).unwrap_or_else(|| "localhost".into());
+        let host = peer
+            .and_then(host_of)
+            .or_else(|| self.listen.map(|a| a.ip().to_string()))
+            .unwrap_or_else(|| "localhost".into());
         let from = match &self.from {
             Some(f) => f.clone(),
             None => format!(

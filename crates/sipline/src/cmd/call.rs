@@ -70,6 +70,13 @@ pub(crate) struct AnswerArgs {
     /// Hang up this many seconds after answering (default: wait for BYE).
     #[arg(long)]
     duration: Option<f64>,
+    /// Accept presence subscriptions (RFC 3856) and notify this status:
+    /// open or closed. Other event packages get 489.
+    #[arg(long, value_parser = ["open", "closed"])]
+    presence: Option<String>,
+    /// A note for the presence document.
+    #[arg(long)]
+    note: Option<String>,
     /// Register our listening address with this registrar first (and keep
     /// it registered), so that calls through a proxy reach us.
     #[arg(long)]
@@ -394,6 +401,11 @@ async fn answer(args: &AnswerArgs) -> ExitCode {
                         let plan = Plan { reject: args.reject, redirect: redirect.clone(), ring: args.ring, duration: args.duration, many: args.count != Some(1) };
                         tasks.spawn(async move { handle_call(&agent, inc, n, &media, &plan).await });
                     }
+                    Some(Either::Subscription(sub)) => {
+                        let agent = Arc::clone(&agent);
+                        let presence = args.presence.clone().map(|p| (p == "open", args.note.clone()));
+                        tokio::spawn(async move { serve_subscription(&agent, sub, presence).await });
+                    }
                     Some(Either::Request(req)) => {
                         let text = String::from_utf8_lossy(&req.request.body).to_string();
                         agent.event("request", serde_json::json!({"method": req.request.method.to_string(), "body": text}), &format!("{} received: {text}", req.request.method));
@@ -446,6 +458,119 @@ async fn register_first(
     }
 }
 
+/// Notifier side of one subscription (RFC 6665 §4.2, RFC 3856).
+async fn serve_subscription(
+    agent: &Agent,
+    sub: sipline_ua::IncomingSubscription,
+    presence: Option<(bool, Option<String>)>,
+) {
+    let event = sub
+        .request
+        .headers
+        .get("Event")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let package = event
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let Some((open, note)) = presence.filter(|_| package == "presence") else {
+        // RFC 6665 §4.2.1.1: an event package we do not serve.
+        let _ = sub.reject(489).await;
+        return;
+    };
+    let expires = sub
+        .request
+        .headers
+        .get("Expires")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(3600u32);
+    let entity = sub.request.uri.to_string();
+    let mut s = match sub.accept(expires, 200).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sipline answer: {e}");
+            return;
+        }
+    };
+    let mut doc = sipline_ua::presence::Presence::new(entity, open);
+    doc.note = note;
+    agent.event(
+        "subscription",
+        serde_json::json!({"event": package, "expires": expires}),
+        &format!("presence subscription for {expires} s"),
+    );
+    // §4.2.1.2: the first NOTIFY goes out at once.
+    let _ = s
+        .notify(sipline_ua::SubscriptionState::Active, Some(doc.to_body()))
+        .await;
+    while let Some(ev) = s.next_event().await {
+        if let sipline_ua::SubscriptionEvent::Terminated { reason } = ev {
+            agent.event(
+                "subscription-ended",
+                serde_json::json!({"reason": reason}),
+                "presence subscription ended",
+            );
+            break;
+        }
+    }
+}
+
+/// Transferee side (RFC 3515 §2.4.4): call the Refer-To target and report
+/// its progress to the transferor as sipfrag NOTIFYs.
+async fn follow_refer(
+    agent: &Agent,
+    original: &Call,
+    target: sipline_ua::Uri,
+    referred_by: Option<String>,
+    args: &MediaArgs,
+) -> Option<(Call, Media)> {
+    agent.event(
+        "refer",
+        serde_json::json!({"target": target.to_string()}),
+        &format!("transferred to {target}"),
+    );
+    let mut media = Media::new(args, agent.ip).await.ok()?;
+    let mut headers = Vec::new();
+    if let Some(by) = referred_by {
+        headers.push(("Referred-By".to_string(), by));
+    }
+    let offer = media.offer();
+    let Ok(mut call) = agent.ua.call_with(target, Some(offer), headers).await else {
+        let _ = original.transfer_progress(503).await;
+        return None;
+    };
+    loop {
+        match call.next_event().await? {
+            CallEvent::Progress { status, body, .. } => {
+                let _ = original.transfer_progress(status).await;
+                if let Some(b) = body_sdp(&body) {
+                    let _ = media.accept(b);
+                }
+            }
+            CallEvent::Answered { status, body, .. } => {
+                if let Some(b) = body_sdp(&body) {
+                    let _ = media.accept(b);
+                }
+                let _ = original.transfer_progress(status).await;
+                return Some((call, media));
+            }
+            CallEvent::Ended { reason } => {
+                let status = match reason {
+                    EndReason::Rejected { status, .. } => status,
+                    EndReason::Timeout => 408,
+                    _ => 500,
+                };
+                let _ = original.transfer_progress(status).await;
+                return None;
+            }
+            _ => {}
+        }
+    }
+}
+
 struct Plan {
     reject: Option<u16>,
     redirect: Option<sipline_ua::Uri>,
@@ -468,9 +593,10 @@ async fn handle_call(
         .get("From")
         .map(|v| v.to_string())
         .unwrap_or_default();
+    let referred_by = request.headers.get("Referred-By").map(|v| v.to_string());
     agent.event(
         "incoming",
-        serde_json::json!({"call": n, "from": from, "uri": request.uri.to_string()}),
+        serde_json::json!({"call": n, "from": from, "uri": request.uri.to_string(), "referred_by": referred_by}),
         &format!("call {n} from {from}"),
     );
     if let Some(code) = plan.reject {
@@ -511,7 +637,16 @@ async fn handle_call(
         serde_json::json!({"call": n}),
         &format!("call {n} answered"),
     );
-    let ok = run_answered(agent, call, &mut media, offer.is_none(), n, plan.duration).await;
+    let ok = run_answered(
+        agent,
+        call,
+        &mut media,
+        offer.is_none(),
+        n,
+        plan.duration,
+        args,
+    )
+    .await;
     let record = args
         .record
         .as_ref()
@@ -539,9 +674,11 @@ async fn run_answered(
     answer_in_ack: bool,
     n: u64,
     duration: Option<f64>,
+    media_args: &MediaArgs,
 ) -> bool {
     let forever = Instant::now() + Duration::from_secs(86400 * 365);
     let mut hangup_at = duration.map_or(forever, |d| Instant::now() + Duration::from_secs_f64(d));
+    let mut transferred: Option<(Call, Media)> = None;
     loop {
         tokio::select! {
             ev = call.next_event() => {
@@ -558,8 +695,21 @@ async fn run_answered(
                     CallEvent::Request { request } => {
                         agent.event("request", serde_json::json!({"call": n, "method": request.method.to_string()}), &format!("call {n}: {} received", request.method));
                     }
+                    CallEvent::Refer { target, referred_by, .. } => {
+                        transferred = follow_refer(agent, &call, target, referred_by, media_args).await;
+                    }
                     CallEvent::Ended { reason } => {
                         agent.event("ended", serde_json::json!({"call": n, "reason": describe_end(&reason)}), &format!("call {n} ended: {}", describe_end(&reason)));
+                        if let Some((mut t, m)) = transferred.take() {
+                            // Stay on the transferred call until it ends.
+                            while let Some(ev) = t.next_event().await {
+                                if let CallEvent::Ended { reason } = ev {
+                                    agent.event("ended", serde_json::json!({"call": n, "transferred": true, "reason": describe_end(&reason)}), &format!("transferred call ended: {}", describe_end(&reason)));
+                                    break;
+                                }
+                            }
+                            m.finish(agent, None).await;
+                        }
                         return matches!(reason, EndReason::RemoteBye | EndReason::LocalBye);
                     }
                     _ => {}
