@@ -893,6 +893,14 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         if status == 405 || (200..300).contains(&status) && request.method == Method::Options {
             r.headers.push(StdHeader::Allow, ALLOW);
         }
+        if (200..300).contains(&status) && request.method == Method::Options {
+            // RFC 3261 §11.2: what we accept and support, as for an INVITE.
+            r.headers.push(
+                StdHeader::Accept,
+                "application/sdp, application/pidf+xml, message/sipfrag, text/plain",
+            );
+            r.headers.push(StdHeader::Supported, self.supported());
+        }
         if let Some(ua) = &self.config.user_agent {
             r.headers.push(StdHeader::Server, ua.clone());
         }

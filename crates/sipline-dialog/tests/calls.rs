@@ -543,6 +543,15 @@ fn unknown_dialog_unsupported_extension_and_options() {
         .headers()
         .get(sipline_message::header::StdHeader::Allow)
         .is_some_and(|v| v.contains("INVITE")));
+    // §11.2: Accept and Supported too.
+    assert!(opt
+        .headers()
+        .get(sipline_message::header::StdHeader::Accept)
+        .is_some_and(|v| v.contains("application/sdp")));
+    assert!(opt
+        .headers()
+        .get(sipline_message::header::StdHeader::Supported)
+        .is_some_and(|v| v.contains("100rel")));
     assert!(w.events[0]
         .iter()
         .all(|(_, e)| !matches!(e, Event::IncomingCall { .. })));
