@@ -1071,7 +1071,13 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 let Message::Response(r) = response else {
                     return;
                 };
-                match self.owners.get(&transaction).copied() {
+                let owner = self.owners.get(&transaction).copied();
+                if matches!(r.status.as_u16(), 401 | 407)
+                    && owner.is_some_and(|o| self.retry_in_dialog(now, transaction, &r, o))
+                {
+                    return;
+                }
+                match owner {
                     Some(Owner::Invite(call)) => self.on_invite_response(now, call, transaction, r),
                     Some(Owner::ReInvite(call)) => {
                         self.on_reinvite_response(now, call, transaction, r)
@@ -1130,6 +1136,68 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 }
             }
         }
+    }
+
+    /// Answers a 401/407 to a request in a call's dialog (BYE, re-INVITE,
+    /// UPDATE, INFO ...): the same request again with credentials and the
+    /// next CSeq (RFC 3261 §22.2, §22.3, §12.2.1.1). False if it cannot
+    /// (no credentials, refused ones, not an in-dialog request).
+    fn retry_in_dialog(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        r: &Response,
+        owner: Owner,
+    ) -> bool {
+        let (Owner::ReInvite(call)
+        | Owner::Update(call)
+        | Owner::Bye(call)
+        | Owner::InDialog(call, _)) = owner
+        else {
+            return false;
+        };
+        let Some(mut req) = self.tx.request(tx).and_then(|m| m.as_request()).cloned() else {
+            return false;
+        };
+        // Credentials already sent with this request and challenged again
+        // (not stale): they were refused.
+        let had_credentials = req.headers.contains(StdHeader::Authorization)
+            || req.headers.contains(StdHeader::ProxyAuthorization);
+        if !self.learn_challenge(r, u32::from(had_credentials)) {
+            return false;
+        }
+        let Some(d) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
+            return false;
+        };
+        let seq = d.next_seq();
+        let next = d.next_hop();
+        req.headers.set(
+            StdHeader::CSeq,
+            sipline_message::header::CSeq::new(seq, req.method.clone()).to_string(),
+        );
+        self.authorize(&mut req);
+        let Some(hop) = self.route(&next) else {
+            return false;
+        };
+        let method = req.method.clone();
+        let Some(id) = self.start_client(now, req.clone(), &hop, owner) else {
+            return false;
+        };
+        if let Some(c) = self.calls.get_mut(&call) {
+            if c.offer_out == OfferOut::Pending(tx) {
+                c.offer_out = OfferOut::Pending(id);
+            }
+            if method == Method::Invite {
+                // The ACK of the 2xx carries the new CSeq number.
+                c.reinvite_seq = Some(seq);
+            }
+        }
+        if let Owner::InDialog(_, h) = owner {
+            if let Some(out) = self.requests.get_mut(&h) {
+                out.request = req;
+            }
+        }
+        true
     }
 
     fn on_tx_failure(&mut self, now: Instant, transaction: TransactionId, failure: Failure) {

@@ -383,3 +383,60 @@ fn soak_five_thousand_calls_leaves_nothing_behind() {
     assert!(w.settle(S * 64), "state left after 5000 calls");
     assert!(w.ep(a).transactions().is_empty() && w.ep(b).transactions().is_empty());
 }
+
+/// A BYE challenged by a proxy on the route (407) is sent again with
+/// Proxy-Authorization and the next CSeq (RFC 3261 §22.3, §12.2.1.1); the
+/// call ends when that one is answered.
+#[test]
+fn a_challenged_bye_is_sent_again_with_credentials() {
+    let mut w = World::perfect();
+    let a = w.ua("alice", 1, creds);
+    let p = w.script(9);
+    let now = w.now;
+    let call = w
+        .ep(a)
+        .call(now, uri("bob", 9), Some(sdp(4000, "sendrecv")), vec![])
+        .unwrap();
+    w.run(Duration::from_millis(50));
+    let inv = w.inbox(p).remove(0);
+    let mut ok = response_to(inv.as_request().unwrap(), StatusCode::OK, Some("b1"));
+    ok.headers.push("Contact", "<sip:bob@10.0.0.9:5060>");
+    w.send_raw(p, 1, &text(ok));
+    w.run(Duration::from_millis(50));
+    w.inbox(p).clear(); // the ACK
+    let now = w.now;
+    w.ep(a).hangup(now, call).unwrap();
+    w.run(Duration::from_millis(50));
+    let bye = w.inbox(p).remove(0);
+    assert_eq!(bye.method(), Some(Method::Bye));
+    assert!(bye.headers().get(StdHeader::ProxyAuthorization).is_none());
+    let mut ch = response_to(
+        bye.as_request().unwrap(),
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        None,
+    );
+    ch.headers.push(
+        "Proxy-Authenticate",
+        r#"Digest realm="sim", nonce="bye1", qop="auth""#,
+    );
+    w.send_raw(p, 1, &text(ch));
+    w.run(Duration::from_millis(50));
+    let bye2 = w.inbox(p).remove(0);
+    assert_eq!(bye2.method(), Some(Method::Bye));
+    assert_eq!(bye2.cseq().unwrap().seq, bye.cseq().unwrap().seq + 1);
+    assert_ne!(bye2.branch(), bye.branch(), "a new transaction");
+    let auth = bye2
+        .headers()
+        .get(StdHeader::ProxyAuthorization)
+        .expect("credentials")
+        .to_string();
+    assert!(
+        auth.contains(r#"nonce="bye1""#) && auth.contains("uri="),
+        "{auth}"
+    );
+    assert!(w.ended(a, call).is_none(), "not ended by the 407");
+    let ok = response_to(bye2.as_request().unwrap(), StatusCode::OK, None);
+    w.send_raw(p, 1, &text(ok));
+    assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
+    assert_eq!(w.ended(a, call), Some(EndReason::LocalBye));
+}
