@@ -232,11 +232,16 @@ impl CallMedia {
         self.running.as_ref().map(|h| h.stats())
     }
 
-    /// Sends a DTMF digit as an RFC 4733 event.
+    /// Sends a DTMF digit as an RFC 4733 event; false if it cannot be
+    /// sent, also when the peer did not accept telephone-event: only the
+    /// formats of the answer may be sent (RFC 3264 §5.1, §6.1).
     pub fn send_dtmf(&self, digit: char) -> bool {
-        self.running
-            .as_ref()
-            .is_some_and(|h| h.send_dtmf(digit).is_ok())
+        let negotiated = matches!(self.remote, Some((_, _, Some(_), _)));
+        negotiated
+            && self
+                .running
+                .as_ref()
+                .is_some_and(|h| h.send_dtmf(digit).is_ok())
     }
 
     /// Stops the stream; what was received and the statistics.
@@ -262,4 +267,37 @@ fn parse(body: &Body) -> Result<SessionDescription, MediaError> {
 /// An SDP body from text.
 pub fn sdp_body(text: impl Into<Bytes>) -> Body {
     Body::sdp(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answered_by(answer: &str) -> CallMedia {
+        let mut m = CallMedia::bind(MediaOptions::new(IpAddr::from([127, 0, 0, 1])))
+            .await
+            .unwrap();
+        let _ = m.offer();
+        m.accept_answer(&sdp_body(answer.to_string())).unwrap();
+        m.start().unwrap();
+        m
+    }
+
+    /// DTMF events go out only if the answer accepted telephone-event
+    /// (SIPp's UAS, for one, answers PCMU alone).
+    #[tokio::test]
+    async fn dtmf_only_when_the_answer_has_telephone_event() {
+        let head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n";
+        let pcmu_only = format!("{head}m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+        let m = answered_by(&pcmu_only).await;
+        assert!(!m.send_dtmf('1'));
+        let _ = m.stop().await;
+        let with_events = format!(
+            "{head}m=audio 9 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+        );
+        let m = answered_by(&with_events).await;
+        assert!(m.send_dtmf('1'));
+        let _ = m.stop().await;
+    }
 }
