@@ -92,6 +92,11 @@ pub struct Config {
     pub register_retry_base: Duration,
     /// The longest wait between registration attempts.
     pub register_retry_max: Duration,
+    /// RFC 5626 outbound: our instance id (`urn:uuid:...`, §4.1). With it,
+    /// REGISTER Contacts carry `+sip.instance` and `reg-id=1` and
+    /// Supported lists "outbound" and "path" (§4.2), so the registrar
+    /// can route back over the flow the REGISTER came on.
+    pub instance: Option<String>,
     /// Session timers (RFC 4028): the session interval in seconds we ask
     /// for in our INVITEs and grant at most in our 2xx. `None` (the
     /// default) turns the extension off: no "timer" in Supported, and a
@@ -121,6 +126,7 @@ impl Config {
             seed: None,
             register_retry_base: Duration::from_secs(30),
             register_retry_max: Duration::from_secs(1800),
+            instance: None,
             session_expires: None,
             min_se: 90,
         }
@@ -2838,6 +2844,12 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             return;
         };
         let contact = self.contact(&hop);
+        // RFC 5626 §4.2: instance id and reg-id on the Contact.
+        let contact_row = match &self.config.instance {
+            Some(i) => format!("{contact};reg-id=1;+sip.instance=\"<{i}>\""),
+            None => contact.clone(),
+        };
+        let outbound = self.config.instance.is_some();
         let reg = self.registrations.get_mut(&h).expect("checked");
         reg.seq += 1;
         reg.next_attempt = None;
@@ -2855,9 +2867,12 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             .from(&from)
             .call_id(&reg.call_id.clone())
             .cseq(reg.seq)
-            .header(StdHeader::Contact, contact.clone())
+            .header(StdHeader::Contact, contact_row)
             .header(StdHeader::Expires, expires.to_string())
             .header(StdHeader::Allow, ALLOW);
+        if outbound {
+            b = b.header(StdHeader::Supported, "outbound, path");
+        }
         reg.contact = NameAddr::parse(&contact.clone().into())
             .ok()
             .and_then(|n| match n.uri {

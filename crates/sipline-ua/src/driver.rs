@@ -229,6 +229,11 @@ fn local_ip_for(remote: SocketAddr) -> IpAddr {
 
 pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaError> {
     let mut tc = TransportConfig {
+        keepalive: sipline_transport::KeepaliveConfig {
+            // RFC 5626 §4.4.1: CRLF pings on the connections we open.
+            ping_interval: config.keepalive,
+            ..sipline_transport::KeepaliveConfig::default()
+        },
         listen: config
             .listen
             .iter()
@@ -291,6 +296,7 @@ pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaErr
         calls: HashMap::new(),
         requests: HashMap::new(),
         registrations: HashMap::new(),
+        keepalive: HashMap::new(),
         subscriptions: HashMap::new(),
         incoming_subscriptions: subs_tx,
         incoming_calls: calls_tx,
@@ -319,6 +325,8 @@ struct Driver {
     calls: HashMap<Handle, mpsc::UnboundedSender<CallEvent>>,
     requests: HashMap<Handle, oneshot::Sender<Result<Response, Failure>>>,
     registrations: HashMap<Handle, mpsc::UnboundedSender<RegistrationEvent>>,
+    /// Registrations to keep alive: handle → (URI of the first hop, registered).
+    keepalive: HashMap<Handle, (Uri, bool)>,
     subscriptions: HashMap<Handle, mpsc::UnboundedSender<SubscriptionEvent>>,
     incoming_subscriptions: mpsc::UnboundedSender<IncomingSubscription>,
     incoming_calls: mpsc::UnboundedSender<IncomingCall>,
@@ -335,8 +343,16 @@ impl Driver {
         mut received: mpsc::Receiver<Received>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        let mut next_keepalive = self.next_keepalive();
         loop {
             let wake = self.endpoint.poll_timeout();
+            let keepalive_at = next_keepalive;
+            let keepalive = async {
+                match keepalive_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let sleep = async {
                 match wake {
                     Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -365,10 +381,52 @@ impl Driver {
                 () = sleep => {
                     self.endpoint.handle_timeout(Instant::now());
                 }
+                () = keepalive => {
+                    self.send_keepalives().await;
+                    next_keepalive = self.next_keepalive();
+                }
+            }
+            if next_keepalive.is_none() {
+                next_keepalive = self.next_keepalive();
             }
             self.flush().await;
         }
         self.layer.shutdown();
+    }
+
+    /// When the next keep-alive is due (RFC 5626 §4.4.1: 80-100% of the
+    /// interval), if any registration wants one.
+    fn next_keepalive(&self) -> Option<tokio::time::Instant> {
+        let interval = self.listeners_cfg.keepalive?;
+        if !self.keepalive.values().any(|(_, registered)| *registered) {
+            return None;
+        }
+        let frac = 0.8 + 0.2 * rand::random::<f64>();
+        Some(tokio::time::Instant::now() + interval.mul_f64(frac))
+    }
+
+    /// A CRLFCRLF datagram to each registered UDP flow (RFC 5626 §3.5.1
+    /// gives STUN for UDP; registrars commonly take the CRLF form, which
+    /// refreshes NAT bindings the same way, and sipline serve ignores it).
+    /// Connection flows are pinged by the transport layer.
+    async fn send_keepalives(&mut self) {
+        let hops: Vec<Destination> = match self.routes.lock() {
+            Ok(mut r) => self
+                .keepalive
+                .values()
+                .filter(|(_, registered)| *registered)
+                .filter_map(|(uri, _)| r.hop(uri))
+                .map(|h| h.destination)
+                .filter(|d| d.transport == Transport::Udp)
+                .collect(),
+            Err(_) => return,
+        };
+        for d in hops {
+            let _ = self
+                .layer
+                .send_bytes(&d, Bytes::from_static(b"\r\n\r\n"))
+                .await;
+        }
     }
 
     fn on_received(&mut self, m: Received) {
@@ -478,9 +536,15 @@ impl Driver {
                 expires,
                 reply,
             } => {
+                let first_hop = self
+                    .listeners_cfg
+                    .outbound_proxy
+                    .clone()
+                    .unwrap_or_else(|| registrar.clone());
                 let r = self.endpoint.register(now, registrar, expires).map(|h| {
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.registrations.insert(h, tx);
+                    self.keepalive.insert(h, (first_hop, false));
                     (h, rx)
                 });
                 let _ = reply.send(r.map_err(UaError::from));
@@ -635,11 +699,15 @@ impl Driver {
                     RegistrationEvent::Unregistered
                         | RegistrationEvent::Failed { retry_in: None, .. }
                 );
+                if let Some(k) = self.keepalive.get_mut(&registration) {
+                    k.1 = matches!(event, RegistrationEvent::Registered { .. });
+                }
                 if let Some(tx) = self.registrations.get(&registration) {
                     let _ = tx.send(event);
                 }
                 if last {
                     self.registrations.remove(&registration);
+                    self.keepalive.remove(&registration);
                 }
             }
             Event::IncomingSubscription {

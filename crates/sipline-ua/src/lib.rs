@@ -70,6 +70,14 @@ pub struct Config {
     pub trace: bool,
     /// The User-Agent header.
     pub user_agent: String,
+    /// RFC 5626 outbound: register with an instance id and reg-id, so a
+    /// registrar that supports it routes calls back over our flow.
+    pub outbound: bool,
+    /// RFC 5626 §4.4.1 keep-alives towards the registrar while registered:
+    /// a CRLFCRLF datagram over UDP, and CRLF pings (with pong check) on
+    /// the connections we open over TCP/TLS/WS. Each wait is drawn between
+    /// 80% and 100% of this. `None`: no keep-alives.
+    pub keepalive: Option<Duration>,
 }
 
 impl Config {
@@ -90,6 +98,8 @@ impl Config {
             nameserver: None,
             trace: false,
             user_agent: concat!("sipline/", env!("CARGO_PKG_VERSION")).into(),
+            outbound: false,
+            keepalive: None,
         })
     }
 
@@ -101,6 +111,28 @@ impl Config {
         c.timers.t4 = t1 * 10;
         c.user_agent = Some(self.user_agent.clone());
         c.outbound_proxy = self.outbound_proxy.clone();
+        if self.outbound {
+            // RFC 5626 §4.1: a UUID URN (RFC 4122 version 4).
+            let b: [u8; 16] = rand::random();
+            c.instance = Some(format!(
+                "urn:uuid:{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-4{:x}{:02x}-{:x}{:x}{:02x}-{}",
+                b[0],
+                b[1],
+                b[2],
+                b[3],
+                b[4],
+                b[5],
+                b[6] & 0x0f,
+                b[7],
+                8 | (b[8] & 0x03),
+                b[8] >> 4,
+                b[9],
+                b[10..16]
+                    .iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<String>()
+            ));
+        }
         c.credentials = self.credentials.as_ref().map(|(u, p)| Credentials {
             username: u.clone(),
             secret: Credential::Password(p.clone()),

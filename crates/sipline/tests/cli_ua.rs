@@ -477,3 +477,76 @@ fn blind_transfer() {
         "{incoming}"
     );
 }
+
+/// RFC 5626: `--outbound` registers with `+sip.instance` and `reg-id`
+/// (and Supported: outbound); `--keepalive` sends CRLFCRLF keep-alives to
+/// the registrar while registered, none before the 200.
+#[test]
+fn outbound_registration_with_keepalives() {
+    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    registrar
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let port = registrar.local_addr().unwrap().port();
+    let child = bin()
+        .args([
+            "register",
+            &format!("sip:127.0.0.1:{port}"),
+            "--from",
+            "sip:alice@127.0.0.1",
+            "--outbound",
+            "--keepalive",
+            "0.2",
+            "--duration",
+            "1.5",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = Running(child);
+    let mut buf = [0u8; 65535];
+    let mut register = None;
+    let mut keepalives = 0;
+    let mut removed = false;
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < end && !removed {
+        let Ok((n, from)) = registrar.recv_from(&mut buf) else {
+            continue;
+        };
+        if &buf[..n] == b"\r\n\r\n" {
+            assert!(register.is_some(), "keep-alive before the registration");
+            keepalives += 1;
+            continue;
+        }
+        let req =
+            sipline_message::Message::parse(sipline_message::Bytes::copy_from_slice(&buf[..n]))
+                .unwrap();
+        if req.expires().unwrap() == Some(0) {
+            removed = true;
+        } else {
+            register.get_or_insert(req.clone());
+        }
+        let ok = sipline_message::builder::response_to(
+            req.as_request().unwrap(),
+            sipline_message::StatusCode::OK,
+            Some("r"),
+        );
+        registrar
+            .send_to(&sipline_message::Message::Response(ok).to_bytes(), from)
+            .unwrap();
+    }
+    let register = register.expect("a REGISTER");
+    let contact = register.headers().get("Contact").unwrap().to_string();
+    assert!(
+        contact.contains("reg-id=1") && contact.contains("+sip.instance=\"<urn:uuid:"),
+        "{contact}"
+    );
+    assert!(register
+        .headers()
+        .get("Supported")
+        .is_some_and(|v| v.contains("outbound")));
+    assert!(removed, "unregistered at the end");
+    // 1.5 s registered, one every 160-200 ms.
+    assert!((5..=10).contains(&keepalives), "{keepalives} keep-alives");
+}

@@ -45,6 +45,13 @@ pub(crate) struct Common {
     /// A DNS server (IP:port) to ask instead of the system's resolver.
     #[arg(long)]
     pub(crate) nameserver: Option<SocketAddr>,
+    /// RFC 5626 outbound: register with an instance id and reg-id.
+    #[arg(long)]
+    pub(crate) outbound: bool,
+    /// Send keep-alives to the registrar every this many seconds while
+    /// registered (RFC 5626 §4.4.1; 80-100% of it, drawn each time).
+    #[arg(long)]
+    pub(crate) keepalive: Option<f64>,
     /// One JSON object per line on standard output for each event.
     #[arg(long)]
     pub(crate) json: bool,
@@ -176,6 +183,11 @@ impl Common {
         config.ca_files = self.ca.clone();
         config.nameserver = self.nameserver;
         config.trace = self.trace;
+        config.outbound = self.outbound;
+        config.keepalive = self
+            .keepalive
+            .filter(|k| *k > 0.0)
+            .map(Duration::from_secs_f64);
         let (ua, incoming) = UserAgent::start(config).await.map_err(|e| {
             eprintln!("sipline: {e}");
             ExitCode::from(exit::TRANSPORT)
