@@ -149,6 +149,34 @@ fn call_and_answer_with_audio_each_way_and_dtmf() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// DTMF as SIP INFO in the dialog: the callee sees each digit's INFO.
+#[test]
+fn dtmf_by_info() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (mut callee, lines) = answer(&["--listen", &listen, "--count", "1", "--json"], 2);
+    let out = run(bin().args([
+        "call",
+        &format!("sip:bob@127.0.0.1:{port}"),
+        "--duration",
+        "1",
+        "--dtmf",
+        "7*",
+        "--dtmf-mode",
+        "info",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(callee.0.wait().unwrap().success());
+    let infos: Vec<String> = lines
+        .try_iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap())
+        .filter(|e| e["event"] == "request" && e["method"] == "INFO")
+        .map(|e| e["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    assert!(infos[0].contains("Signal=7") && infos[1].contains("Signal=*"));
+}
+
 #[test]
 fn a_rejected_call_exits_1_and_an_unreachable_one_3() {
     let port = free_port();

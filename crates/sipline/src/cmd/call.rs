@@ -41,9 +41,13 @@ pub(crate) struct CallArgs {
     /// other side or Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
-    /// Send these DTMF digits (RFC 4733) once answered, 250 ms apart.
+    /// Send these DTMF digits once answered, 250 ms apart.
     #[arg(long)]
     dtmf: Option<String>,
+    /// How DTMF is sent: rfc4733 (RTP telephone-events) or info (SIP INFO
+    /// with an application/dtmf-relay body, RFC 6086 style).
+    #[arg(long, value_parser = ["rfc4733", "info"], default_value = "rfc4733")]
+    dtmf_mode: String,
     /// Give up (CANCEL) if not answered within this many seconds.
     #[arg(long)]
     timeout: Option<f64>,
@@ -286,7 +290,11 @@ async fn call(args: &CallArgs) -> ExitCode {
                         }
                         hangup_at = args.duration.map_or(forever, |d| Instant::now() + Duration::from_secs_f64(d));
                         if let Some(digits) = args.dtmf.clone() {
-                            send_digits(&media, &digits).await;
+                            if args.dtmf_mode == "info" {
+                                send_digits_info(&call, &digits).await;
+                            } else {
+                                send_digits(&media, &digits).await;
+                            }
                         }
                     }
                     CallEvent::Offer { body, .. } => {
@@ -324,6 +332,25 @@ async fn send_digits(media: &Media, digits: &str) {
     for d in digits.chars() {
         if !media.dtmf(d) {
             eprintln!("sipline: cannot send DTMF {d:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// DTMF in SIP INFO requests in the dialog (RFC 6086 §5; the widely
+/// deployed application/dtmf-relay body).
+async fn send_digits_info(call: &Call, digits: &str) {
+    for d in digits.chars() {
+        let body = Body {
+            content_type: "application/dtmf-relay".into(),
+            data: format!("Signal={d}\r\nDuration=160\r\n").into(),
+        };
+        if call
+            .send(sipline_ua::Method::Info, Some(body), vec![])
+            .await
+            .is_err()
+        {
+            eprintln!("sipline: cannot send INFO for DTMF {d:?}");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -693,7 +720,8 @@ async fn run_answered(
                         let _ = call.respond_offer(status, answer).await;
                     }
                     CallEvent::Request { request } => {
-                        agent.event("request", serde_json::json!({"call": n, "method": request.method.to_string()}), &format!("call {n}: {} received", request.method));
+                        let body = String::from_utf8_lossy(&request.body).to_string();
+                        agent.event("request", serde_json::json!({"call": n, "method": request.method.to_string(), "body": body}), &format!("call {n}: {} received {}", request.method, body.trim()));
                     }
                     CallEvent::Refer { target, referred_by, .. } => {
                         transferred = follow_refer(agent, &call, target, referred_by, media_args).await;
