@@ -97,6 +97,10 @@ pub struct Config {
     /// Supported lists "outbound" and "path" (§4.2), so the registrar
     /// can route back over the flow the REGISTER came on.
     pub instance: Option<String>,
+    /// RFC 3261 §8.1.3.4: on a 3xx to an INVITE, try its Contacts (by q,
+    /// at most this many redirections per call; 0 turns it off). Each new
+    /// target is announced with `CallEvent::Redirected`.
+    pub max_redirects: u32,
     /// Session timers (RFC 4028): the session interval in seconds we ask
     /// for in our INVITEs and grant at most in our 2xx. `None` (the
     /// default) turns the extension off: no "timer" in Supported, and a
@@ -127,6 +131,7 @@ impl Config {
             register_retry_base: Duration::from_secs(30),
             register_retry_max: Duration::from_secs(1800),
             instance: None,
+            max_redirects: 5,
             session_expires: None,
             min_se: 90,
         }
@@ -326,6 +331,14 @@ pub enum CallEvent {
         /// The PRACK's body.
         body: Option<Body>,
     },
+    /// A 3xx sent the call on to `target` (RFC 3261 §8.1.3.4); the INVITE
+    /// was sent there.
+    Redirected {
+        /// The 3xx status.
+        status: u16,
+        /// The new target.
+        target: Uri,
+    },
     /// The call is over and its handle is dead.
     Ended {
         /// Why.
@@ -521,6 +534,9 @@ struct Call<A> {
     pending_body: Option<Body>,
     /// CSeq number of the INVITE our retransmitted 2xx answers.
     ok_seq: Option<u32>,
+    /// 3xx redirections followed, and the targets tried (§8.1.3.4).
+    redirects: u32,
+    tried: Vec<Uri>,
     /// UAS: our reliable provisional responses (RFC 3262 §3).
     rel_out: prack::ReliableOut,
     /// UAC: the last in-order RSeq per early dialog (remote tag), RFC 3262 §4.
@@ -1527,6 +1543,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 }
             }
         }
+        if (300..400).contains(&status) && !cancelled && self.follow_redirect(now, h, &r) {
+            return;
+        }
         let reason = if status == 487 && cancelled {
             EndReason::Cancelled
         } else {
@@ -1536,6 +1555,67 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             }
         };
         self.end_call(h, reason);
+    }
+
+    /// RFC 3261 §8.1.3.4 (and RFC 5359 §2.6-2.8, call forwarding by a 3xx):
+    /// the INVITE again to the best Contact of the 3xx not tried yet, with
+    /// the same Call-ID, From and To, CSeq + 1 and a new branch. False when
+    /// there is none (or the limit is reached): the call fails with the 3xx.
+    fn follow_redirect(&mut self, now: Instant, h: Handle, r: &Response) -> bool {
+        let max = self.config.max_redirects;
+        let Some(c) = self.calls.get(&h) else {
+            return false;
+        };
+        if c.redirects >= max {
+            return false;
+        }
+        let mut contacts: Vec<NameAddr> = Message::Response(r.clone())
+            .contacts()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.address().cloned())
+            .filter(|a| matches!(a.uri, Uri::Sip(_)))
+            .filter(|a| !a.uri.equivalent(&c.invite.uri))
+            .filter(|a| !c.tried.iter().any(|t| t.equivalent(&a.uri)))
+            .collect();
+        // Highest q first (§16.6 / RFC 3841 order; no q means 1.0).
+        contacts.sort_by(|a, b| {
+            b.q()
+                .unwrap_or(1.0)
+                .partial_cmp(&a.q().unwrap_or(1.0))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let Some(target) = contacts.into_iter().next().map(|a| a.uri) else {
+            return false;
+        };
+        let mut invite = c.invite.clone();
+        invite.uri = target.clone();
+        bump_cseq(&mut invite);
+        let next = match &self.config.outbound_proxy {
+            Some(p) => p.clone(),
+            None => target.clone(),
+        };
+        let Some(hop) = self.route(&next) else {
+            return false;
+        };
+        let Some(id) = self.start_client(now, invite.clone(), &hop, Owner::Invite(h)) else {
+            return false;
+        };
+        let c = self.calls.get_mut(&h).expect("checked");
+        let previous = std::mem::replace(&mut c.invite, invite).uri;
+        c.tried.push(previous);
+        c.invite_tx = Some(id);
+        c.provisional = false;
+        c.redirects += 1;
+        c.hop = Some(hop);
+        self.emit_call(
+            h,
+            CallEvent::Redirected {
+                status: r.status.as_u16(),
+                target,
+            },
+        );
+        true
     }
 
     /// ACK (and BYE) a 2xx for a call that does not want it (§13.2.2.4).
@@ -3046,6 +3126,8 @@ impl<A: Clone> Call<A> {
             reinvite_seq: None,
             pending_body: None,
             ok_seq: None,
+            redirects: 0,
+            tried: Vec::new(),
             rel_out: prack::ReliableOut::default(),
             rseq_in: Vec::new(),
             prack_owed: None,

@@ -604,3 +604,65 @@ fn second_2xx_from_another_fork_is_acked_and_hung_up() {
         "the call is the first fork's"
     );
 }
+
+/// Call forwarding by the callee's UA (RFC 5359 §2.6): bob answers 302 to
+/// carol; alice's endpoint sends the INVITE to carol (§8.1.3.4: same
+/// Call-ID, CSeq + 1), who answers. A 302 back to where the call already
+/// went is not followed (no loop): the call fails with it.
+#[test]
+fn redirect_is_followed_to_the_new_target() {
+    let mut w = World::perfect();
+    let a = w.ua("alice", 1, |_| {});
+    let b = w.ua("bob", 2, |_| {});
+    let c = w.ua("carol", 3, |_| {});
+    let now = w.now;
+    let call = w
+        .ep(a)
+        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
+        .unwrap();
+    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
+    let inc_b = w.incoming_call(b).unwrap();
+    let now = w.now;
+    w.ep(b).redirect(now, inc_b, &[uri("carol", 3)]).unwrap();
+    assert!(w.run_until(S, |w| w.incoming_call(c).is_some()));
+    let inc_c = w.incoming_call(c).unwrap();
+    let now = w.now;
+    w.ep(c)
+        .answer(now, inc_c, Some(sdp(6000, "sendrecv")))
+        .unwrap();
+    assert!(w.run_until(S, |w| answered(w, a, call)));
+    let ev = w.call_events(a, call);
+    assert!(
+        matches!(&ev[0], CallEvent::Redirected { status: 302, target } if target.to_string().contains("carol")),
+        "{ev:?}"
+    );
+    let invites: Vec<_> = w
+        .log
+        .iter()
+        .filter(|(_, from, _, m)| *from == 1 && m.starts_with(b"INVITE "))
+        .map(|(_, _, to, m)| (*to, sipline_message::Message::parse(m.clone()).unwrap()))
+        .collect();
+    assert_eq!(invites.len(), 2);
+    assert_eq!(invites[0].1.call_id(), invites[1].1.call_id());
+    assert_eq!(
+        invites[1].1.cseq().unwrap().seq,
+        invites[0].1.cseq().unwrap().seq + 1
+    );
+    assert_eq!(invites[1].0, 3, "the second INVITE went to carol");
+    let now = w.now;
+    w.ep(a).hangup(now, call).unwrap();
+    assert!(w.settle(S * 64));
+
+    // A redirect back to bob himself is not followed.
+    let now = w.now;
+    let call = w.ep(a).call(now, uri("bob", 2), None, vec![]).unwrap();
+    assert!(w.run_until(S, |w| w.incoming_calls(b).len() == 2));
+    let inc = w.incoming_calls(b)[1];
+    let now = w.now;
+    w.ep(b).redirect(now, inc, &[uri("bob", 2)]).unwrap();
+    assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
+    assert!(matches!(
+        w.ended(a, call),
+        Some(EndReason::Rejected { status: 302, .. })
+    ));
+}

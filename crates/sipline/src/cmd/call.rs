@@ -305,6 +305,9 @@ async fn call(args: &CallArgs) -> ExitCode {
                     CallEvent::Request { request } => {
                         agent.event("request", serde_json::json!({"method": request.method.to_string()}), &format!("{} received", request.method));
                     }
+                    CallEvent::Redirected { status, target } => {
+                        agent.event("redirected", serde_json::json!({"status": status, "target": target.to_string()}), &format!("{status}: calling {target}"));
+                    }
                     CallEvent::Ended { reason } => {
                         agent.event("ended", serde_json::json!({"reason": describe_end(&reason)}), &format!("call ended: {}", describe_end(&reason)));
                         break end_code(&reason, answered, interrupted);
