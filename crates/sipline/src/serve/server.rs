@@ -543,7 +543,16 @@ impl Server {
 
     /// An outbound flow (RFC 5626): the connection the UA registered over.
     fn flow_destination(&self, flow: Option<&str>) -> Option<Destination> {
-        let id: u64 = flow?.parse().ok()?;
+        let flow = flow?;
+        if let Some(udp) = flow.strip_prefix("udp:") {
+            // RFC 5626 §5.3: back to the address the REGISTER came from,
+            // from the socket it came to (a NAT's binding is per pair).
+            let (remote, local) = udp.split_once('@')?;
+            let mut d = Destination::new(Transport::Udp, remote.parse().ok()?);
+            d.local = local.parse().ok();
+            return Some(d);
+        }
+        let id: u64 = flow.parse().ok()?;
         let info = self
             .layer
             .connections()
@@ -687,7 +696,12 @@ impl Server {
             transport: inc.transport.as_str().to_string(),
             remote: inc.source.to_string(),
             local: Some(inc.local.to_string()),
-            connection: inc.connection.map(|c| c.0.to_string()),
+            // The flow (RFC 5626 §6): a connection id, or for UDP the
+            // remote and local address pair, which is all a UDP flow is.
+            connection: match inc.connection {
+                Some(c) => Some(c.0.to_string()),
+                None => Some(format!("udp:{}@{}", inc.source, inc.local)),
+            },
         };
         let reliable = inc.transport.is_reliable();
         match self

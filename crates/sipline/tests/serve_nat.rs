@@ -1,0 +1,187 @@
+//! RFC 5626 through a NAT-like path: `sipline answer --outbound` registers
+//! through a user-space "NAT" whose UDP bindings expire after 1 s without
+//! outgoing traffic. `sipline serve` routes the call back over the
+//! registered flow (the NAT's public address), which only works while the
+//! binding lives: with `--keepalive 0.3` it does, three seconds later;
+//! without keep-alives the INVITE is lost in the expired binding.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sipline"))
+}
+
+/// A NAT for one server: clients send to `inside`; each client gets its own
+/// public socket towards the server, dropped after `ttl` without outgoing
+/// traffic (then what the server sends to it is lost).
+struct Nat {
+    inside: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Nat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn nat(server: SocketAddr, ttl: Duration) -> Nat {
+    let inside = UdpSocket::bind("127.0.0.1:0").unwrap();
+    inside.set_nonblocking(true).unwrap();
+    let addr = inside.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        // client → (public socket, last outgoing packet)
+        let mut bindings: HashMap<SocketAddr, (UdpSocket, Instant)> = HashMap::new();
+        let mut buf = [0u8; 65535];
+        while !stopped.load(Ordering::Relaxed) {
+            let mut idle = true;
+            while let Ok((n, client)) = inside.recv_from(&mut buf) {
+                idle = false;
+                let entry = bindings.entry(client).or_insert_with(|| {
+                    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                    s.set_nonblocking(true).unwrap();
+                    (s, Instant::now())
+                });
+                entry.1 = Instant::now();
+                let _ = entry.0.send_to(&buf[..n], server);
+            }
+            for (client, (public, _)) in &bindings {
+                while let Ok((n, _)) = public.recv_from(&mut buf) {
+                    idle = false;
+                    let _ = inside.send_to(&buf[..n], client);
+                }
+            }
+            // Expired bindings: their public sockets close.
+            bindings.retain(|_, (_, last)| last.elapsed() < ttl);
+            if idle {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    Nat { inside: addr, stop }
+}
+
+fn serve(dir: &std::path::Path) -> (Running, u16) {
+    // T1 = 50 ms: a branch lost in the NAT times out (Timer B, 64·T1) in 3.2 s.
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("sipline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndomains = [\"example.test\"]\ndata_dir = \"{}\"\n\n[timers]\nt1_ms = 50\nt2_ms = 400\nt4_ms = 500\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
+    (Running(child), port)
+}
+
+/// Registers bob behind the NAT, waits `idle`, then calls him through
+/// serve; true if the call was answered.
+fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> bool {
+    let dir = std::env::temp_dir().join(format!("sipline-nat-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_serve, port) = serve(&dir);
+    let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let nat = nat(server, Duration::from_secs(1));
+    let proxy = format!("sip:{}", nat.inside);
+    let mut args = vec![
+        "answer",
+        "--register",
+        "sip:example.test",
+        "--proxy",
+        &proxy,
+        "--from",
+        "sip:bob@example.test",
+        "--outbound",
+        "--count",
+        "1",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    if let Some(k) = keepalive {
+        args.extend(["--keepalive", k]);
+    }
+    let mut child = bin()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let _bob = Running(child);
+    let mut lines = BufReader::new(out).lines();
+    let registered = (0..3).any(|_| {
+        lines
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|l| l.starts_with("registered"))
+    });
+    assert!(registered, "bob registered through the NAT");
+    std::thread::sleep(idle);
+    let status = bin()
+        .args([
+            "call",
+            "sip:bob@example.test",
+            "--proxy",
+            &format!("sip:127.0.0.1:{port}"),
+            "--from",
+            "sip:alice@example.test",
+            "--duration",
+            "0.5",
+            "--timeout",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    status.success()
+}
+
+#[test]
+fn keepalives_hold_the_nat_binding_open_for_incoming_calls() {
+    assert!(
+        call_behind_nat("keepalive", Some("0.3"), Duration::from_secs(3)),
+        "with keep-alives the call reaches bob over his flow"
+    );
+}
+
+#[test]
+fn without_keepalives_the_binding_expires_and_the_call_is_lost() {
+    // Right after registering the binding is fresh: the call gets through.
+    assert!(call_behind_nat("fresh", None, Duration::ZERO));
+    // Three seconds idle: the NAT forgot bob; serve's INVITE to the flow
+    // is lost and the caller gives up.
+    assert!(!call_behind_nat("expired", None, Duration::from_secs(3)));
+}
