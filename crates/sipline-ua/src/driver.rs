@@ -657,6 +657,7 @@ impl Driver {
                         handle: call,
                         events: rx,
                         ua,
+                        ended: false,
                     },
                     request,
                 });
@@ -678,6 +679,7 @@ impl Driver {
                     handle: request,
                     request: message,
                     ua,
+                    answered: false,
                 });
             }
             Event::Response { request, response } => {
@@ -721,6 +723,7 @@ impl Driver {
                     handle: subscription,
                     request,
                     ua,
+                    answered: false,
                 });
             }
             Event::Subscription {

@@ -186,6 +186,8 @@ pub struct Call {
     handle: Handle,
     events: mpsc::UnboundedReceiver<CallEvent>,
     ua: UserAgent,
+    /// `Ended` was seen: nothing to clean up on drop.
+    ended: bool,
 }
 
 /// A call that arrived: ring, answer, reject or redirect it.
@@ -205,6 +207,7 @@ pub struct IncomingRequest {
     /// The request.
     pub request: Request,
     ua: UserAgent,
+    answered: bool,
 }
 
 /// A SUBSCRIBE outside any dialog (RFC 6665 §4.2.1): accept it (then
@@ -215,6 +218,7 @@ pub struct IncomingSubscription {
     /// The SUBSCRIBE.
     pub request: Request,
     ua: UserAgent,
+    answered: bool,
 }
 
 /// One subscription, ours (subscriber) or the peer's (notifier).
@@ -223,6 +227,8 @@ pub struct Subscription {
     handle: Handle,
     events: mpsc::UnboundedReceiver<SubscriptionEvent>,
     ua: UserAgent,
+    notifier: bool,
+    ended: bool,
 }
 
 /// Calls and requests that arrive.
@@ -341,6 +347,7 @@ impl UserAgent {
             handle,
             events,
             ua: self.clone(),
+            ended: false,
         })
     }
 
@@ -411,6 +418,8 @@ impl UserAgent {
             handle,
             events,
             ua: self.clone(),
+            notifier: false,
+            ended: false,
         })
     }
 
@@ -440,7 +449,11 @@ impl Call {
 
     /// The next event; `None` after `Ended`.
     pub async fn next_event(&mut self) -> Option<CallEvent> {
-        self.events.recv().await
+        let ev = self.events.recv().await;
+        if matches!(ev, None | Some(CallEvent::Ended { .. })) {
+            self.ended = true;
+        }
+        ev
     }
 
     async fn op(&self, op: driver::CallOp) -> Result<(), UaError> {
@@ -540,7 +553,8 @@ impl Call {
 impl IncomingSubscription {
     /// Accepts it (200 or 202) for at most `expires` seconds; send the
     /// first NOTIFY at once with [`Subscription::notify`].
-    pub async fn accept(self, expires: u32, status: u16) -> Result<Subscription, UaError> {
+    pub async fn accept(mut self, expires: u32, status: u16) -> Result<Subscription, UaError> {
+        self.answered = true;
         let handle = self.handle;
         let (handle, events) = self
             .ua
@@ -554,12 +568,15 @@ impl IncomingSubscription {
         Ok(Subscription {
             handle,
             events,
-            ua: self.ua,
+            ua: self.ua.clone(),
+            notifier: true,
+            ended: false,
         })
     }
 
     /// Rejects it (e.g. 403, 489).
-    pub async fn reject(self, status: u16) -> Result<(), UaError> {
+    pub async fn reject(mut self, status: u16) -> Result<(), UaError> {
+        self.answered = true;
         let handle = self.handle;
         self.ua
             .ask(|reply| driver::Command::SubscriptionOp {
@@ -575,7 +592,14 @@ impl IncomingSubscription {
 impl Subscription {
     /// The next event; `None` once it ended.
     pub async fn next_event(&mut self) -> Option<SubscriptionEvent> {
-        self.events.recv().await
+        let ev = self.events.recv().await;
+        if matches!(
+            ev,
+            None | Some(SubscriptionEvent::Terminated { .. } | SubscriptionEvent::Failed { .. })
+        ) {
+            self.ended = true;
+        }
+        ev
     }
 
     async fn op(&self, op: driver::SubscriptionOp) -> Result<(), UaError> {
@@ -603,7 +627,8 @@ impl Subscription {
 
 impl IncomingRequest {
     /// Answers the request.
-    pub async fn respond(self, status: u16, body: Option<Body>) -> Result<(), UaError> {
+    pub async fn respond(mut self, status: u16, body: Option<Body>) -> Result<(), UaError> {
+        self.answered = true;
         let handle = self.handle;
         self.ua
             .ask(|reply| driver::Command::Respond {
@@ -630,5 +655,78 @@ impl Registration {
             .ask(|reply| driver::Command::Unregister { handle, reply })
             .await?
             .map_err(UaError::from)
+    }
+}
+
+// The stack owns lifecycles: a handle dropped by the application ends what
+// it stands for instead of leaving it open on the wire.
+
+impl Drop for Call {
+    /// An unanswered incoming call is declined, a ringing outgoing one
+    /// cancelled, an established one hung up (BYE).
+    fn drop(&mut self) {
+        if !self.ended {
+            let (reply, _) = oneshot::channel();
+            let _ = self.ua.commands.send(driver::Command::CallOp {
+                call: self.handle,
+                op: driver::CallOp::Hangup,
+                reply,
+            });
+        }
+    }
+}
+
+impl Drop for IncomingRequest {
+    /// Not answered: 500, so the sender does not wait for Timer F.
+    fn drop(&mut self) {
+        if !self.answered {
+            let (reply, _) = oneshot::channel();
+            let _ = self.ua.commands.send(driver::Command::Respond {
+                handle: self.handle,
+                status: 500,
+                body: None,
+                reply,
+            });
+        }
+    }
+}
+
+impl Drop for IncomingSubscription {
+    /// Neither accepted nor rejected: 603 Decline.
+    fn drop(&mut self) {
+        if !self.answered {
+            let (reply, _) = oneshot::channel();
+            let _ = self.ua.commands.send(driver::Command::SubscriptionOp {
+                handle: self.handle,
+                op: driver::SubscriptionOp::Reject(603),
+                reply,
+            });
+        }
+    }
+}
+
+impl Drop for Subscription {
+    /// A subscriber unsubscribes; a notifier ends the subscription with a
+    /// final NOTIFY (RFC 6665 §4.2.2).
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let (reply, _) = oneshot::channel();
+        let op = if self.notifier {
+            driver::SubscriptionOp::Notify(
+                SubscriptionState::Terminated {
+                    reason: Some("noresource".into()),
+                },
+                None,
+            )
+        } else {
+            driver::SubscriptionOp::Unsubscribe
+        };
+        let _ = self.ua.commands.send(driver::Command::SubscriptionOp {
+            handle: self.handle,
+            op,
+            reply,
+        });
     }
 }

@@ -171,3 +171,44 @@ async fn message_and_options() {
     assert_eq!(r.status.as_u16(), 200);
     assert!(r.headers.get("Allow").is_some_and(|v| v.contains("INVITE")));
 }
+
+/// The stack owns lifecycles: an incoming call or request the application
+/// drops unanswered is declined at once (603, 500) instead of hanging until
+/// the caller's timers fire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_handles_are_answered_by_the_stack() {
+    let (alice, _a) = UserAgent::start(config("alice")).await.unwrap();
+    let (bob, mut bob_in) = UserAgent::start(config("bob")).await.unwrap();
+    let bob_addr = bob.local_addr(sipline_ua::Transport::Udp).unwrap();
+    let target: sipline_ua::Uri = format!("sip:bob@{bob_addr}").parse().unwrap();
+    let drop_all = tokio::spawn(async move {
+        let call = bob_in.next_call().await.unwrap();
+        drop(call);
+        let req = bob_in.next_request().await.unwrap();
+        drop(req);
+        bob_in
+    });
+    let mut call = alice.call(target.clone(), None).await.unwrap();
+    let ended = timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(CallEvent::Ended { reason }) = call.next_event().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(ended, EndReason::Rejected { status: 603, .. }),
+        "{ended:?}"
+    );
+    let r = timeout(
+        Duration::from_secs(5),
+        alice.request(Method::Message, target, None, vec![]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.status.as_u16(), 500);
+    let _ = drop_all.await;
+}
