@@ -578,3 +578,68 @@ fn outbound_registration_with_keepalives() {
     // 1.5 s registered, one every 160-200 ms.
     assert!((5..=10).contains(&keepalives), "{keepalives} keep-alives");
 }
+
+/// `--transport tcp`: the call and its in-dialog requests go over TCP.
+#[test]
+fn call_over_tcp() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (mut callee, _lines) = answer(&["--listen", &listen, "--count", "1"], 2);
+    let out = run(bin().args([
+        "call",
+        &format!("sip:bob@127.0.0.1:{port}"),
+        "--transport",
+        "tcp",
+        "--duration",
+        "0.5",
+        "--trace",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let trace = String::from_utf8_lossy(&out.stderr).to_string();
+    for first in [
+        "--> TCP",
+        "INVITE sip:bob",
+        "<-- TCP",
+        "SIP/2.0 200 OK",
+        "BYE sip:",
+    ] {
+        assert!(trace.contains(first), "{first} missing in\n{trace}");
+    }
+    assert!(!trace.contains("--> UDP"), "{trace}");
+    assert!(callee.0.wait().unwrap().success());
+}
+
+/// Ctrl-C (SIGINT) while the callee rings: the call is cancelled (CANCEL,
+/// 487) and `sipline call` exits 1 at once.
+#[test]
+fn ctrl_c_cancels_a_ringing_call() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_callee, _lines) = answer(&["--listen", &listen, "--ring", "20"], 2);
+    let child = bin()
+        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "progress" && e["status"] == 180));
+    let ended = events.iter().find(|e| e["event"] == "ended").unwrap();
+    assert_eq!(ended["reason"], "Cancelled", "{events:?}");
+}
