@@ -188,11 +188,23 @@ impl Routes {
                 (t, a, Some(n))
             }
         };
+        // Our address on that transport; for a connection we open on a
+        // transport we do not listen on (TLS, WS, WSS: client only), the
+        // TCP listener's address stands in for Via and Contact (responses
+        // come back on the connection, RFC 3261 §18.2.2; RFC 7118 §5).
+        let same_family = |a: &SocketAddr| a.is_ipv4() == addr.is_ipv4();
         let listener = self
             .listeners
             .iter()
-            .find(|(t, a)| *t == transport && a.is_ipv4() == addr.is_ipv4())
-            .or_else(|| self.listeners.iter().find(|(t, _)| *t == transport))?
+            .find(|(t, a)| *t == transport && same_family(a))
+            .or_else(|| self.listeners.iter().find(|(t, _)| *t == transport))
+            .or_else(|| {
+                transport.is_reliable().then(|| {
+                    self.listeners
+                        .iter()
+                        .find(|(t, a)| *t == Transport::Tcp && same_family(a))
+                })?
+            })?
             .1;
         let local = if listener.ip().is_unspecified() {
             let ip = *self
