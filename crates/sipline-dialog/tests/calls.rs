@@ -10,38 +10,18 @@ use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
 
-fn answered(w: &World, i: usize, call: sipline_dialog::Handle) -> bool {
-    w.call_events(i, call)
-        .iter()
-        .any(|e| matches!(e, CallEvent::Answered { .. }))
-}
-
 /// RFC 3665 §3.1-style basic call: INVITE, 180, 200, ACK, BYE, 200; both
 /// sides see the same story and both endpoints are empty afterwards.
 #[test]
 fn basic_call_then_bye() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let now = w.now;
     w.ep(b).ring(now, inc, 180, None).unwrap();
     w.run(Duration::from_millis(100));
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    answer(&mut w, b, inc);
     assert!(w.run_until(S, |w| answered(w, a, call)));
-    assert!(w.run_until(S, |w| w
-        .call_events(b, inc)
-        .iter()
-        .any(|e| matches!(e, CallEvent::Confirmed { .. }))));
+    assert!(w.run_until(S, |w| confirmed(w, b, inc)));
     let ev = w.call_events(a, call);
     assert!(
         matches!(&ev[0], CallEvent::Progress { status: 180, .. }),
@@ -83,15 +63,7 @@ fn basic_call_then_bye() {
 #[test]
 fn cancel_a_ringing_call() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let now = w.now;
     w.ep(b).ring(now, inc, 180, None).unwrap();
     w.run(Duration::from_millis(100));
@@ -130,15 +102,7 @@ fn cancel_waits_for_a_provisional_response() {
 #[test]
 fn busy() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let now = w.now;
     w.ep(b).reject(now, inc, 486).unwrap();
     assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
@@ -156,15 +120,7 @@ fn busy() {
 #[test]
 fn cancel_crossing_the_200() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let now = w.now;
     w.ep(b).ring(now, inc, 180, None).unwrap();
     w.run(Duration::from_millis(100));
@@ -181,34 +137,6 @@ fn cancel_crossing_the_200() {
     assert_eq!(w.ended(b, inc), Some(EndReason::RemoteBye));
     assert_eq!(w.count_sent("SIP/2.0 487"), 0);
     assert!(w.settle(S * 64));
-}
-
-fn established(w: &mut World) -> (usize, usize, sipline_dialog::Handle, sipline_dialog::Handle) {
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
-    assert!(w.run_until(S, |w| w
-        .call_events(b, inc)
-        .iter()
-        .any(|e| matches!(e, CallEvent::Confirmed { .. }))));
-    (a, b, call, inc)
-}
-
-fn offers(w: &World, i: usize, call: sipline_dialog::Handle) -> usize {
-    w.call_events(i, call)
-        .iter()
-        .filter(|e| matches!(e, CallEvent::Offer { .. }))
-        .count()
 }
 
 fn results(w: &World, i: usize, call: sipline_dialog::Handle) -> Vec<u16> {
@@ -349,17 +277,8 @@ fn bye_overtakes_a_lost_ack() {
     let a = w.ua("alice", 1, |_| {});
     let b = w.ua("bob", 2, |_| {});
     w.drop = Some(Box::new(|_, _, m| m.starts_with(b"ACK ")));
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    let (call, inc) = call_bob(&mut w, a, b);
+    answer(&mut w, b, inc);
     assert!(w.run_until(S, |w| answered(w, a, call)));
     let now = w.now;
     w.ep(a).hangup(now, call).unwrap();
@@ -387,24 +306,12 @@ fn retransmitted_2xx_is_acked_again_even_after_the_call_ended() {
             m.starts_with(b"BYE ")
         }
     }));
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    let (call, inc) = call_bob(&mut w, a, b);
+    answer(&mut w, b, inc);
     assert!(w.run_until(S, |w| answered(w, a, call)));
     let now = w.now;
     w.ep(a).hangup(now, call).unwrap(); // BYE lost, retransmitted by its transaction
-    assert!(w.run_until(S * 5, |w| w
-        .call_events(b, inc)
-        .iter()
-        .any(|e| matches!(e, CallEvent::Confirmed { .. }))));
+    assert!(w.run_until(S * 5, |w| confirmed(w, b, inc)));
     assert_eq!(w.count_sent("ACK "), 3);
     assert!(w.count_sent("SIP/2.0 200") >= 3);
     w.drop = None;
@@ -420,13 +327,7 @@ fn no_ack_ends_the_call_with_bye() {
     let a = w.ua("alice", 1, |_| {});
     let b = w.ua("bob", 2, |_| {});
     w.drop = Some(Box::new(|_, _, m| m.starts_with(b"ACK ")));
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
+    let (call, inc) = call_bob(&mut w, a, b);
     let t0 = w.now;
     w.ep(b)
         .answer(t0, inc, Some(sdp(5000, "sendrecv")))
@@ -473,10 +374,7 @@ fn delayed_offer() {
     let call = w.ep(a).call(now, uri("bob", 2), None, vec![]).unwrap();
     assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
     let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    answer(&mut w, b, inc);
     assert!(w.run_until(S, |w| answered(w, a, call)));
     assert!(matches!(
         w.call_events(a, call).last(),
@@ -564,22 +462,14 @@ fn second_2xx_from_another_fork_is_acked_and_hung_up() {
     let mut w = World::perfect();
     let a = w.ua("alice", 1, |_| {});
     let s = w.script(9);
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 9), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    w.run(Duration::from_millis(50));
-    let invite = w.inbox(s).remove(0);
+    let (call, invite) = call_script(&mut w, a, s);
     let req = invite.as_request().unwrap().clone();
     for (tag, port) in [("f1", 7001), ("f2", 7002)] {
         let mut r =
             sipline_message::builder::response_to(&req, sipline_message::StatusCode::OK, Some(tag));
         r.headers
             .push("Contact", format!("<sip:bob@10.0.0.9:5060;fork={port}>"));
-        let text =
-            String::from_utf8(sipline_message::Message::Response(r).to_bytes().to_vec()).unwrap();
-        w.send_raw(s, 1, &text.replace("\r\n", "\n"));
+        w.send_response(s, 1, r);
     }
     w.run(S);
     assert!(answered(&w, a, call));
@@ -612,16 +502,8 @@ fn second_2xx_from_another_fork_is_acked_and_hung_up() {
 #[test]
 fn redirect_is_followed_to_the_new_target() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let c = w.ua("carol", 3, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc_b = w.incoming_call(b).unwrap();
+    let (a, b, c) = alice_bob_and_carol(&mut w);
+    let (call, inc_b) = call_bob(&mut w, a, b);
     let now = w.now;
     w.ep(b).redirect(now, inc_b, &[uri("carol", 3)]).unwrap();
     assert!(w.run_until(S, |w| w.incoming_call(c).is_some()));

@@ -11,43 +11,11 @@ use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
 
-/// Every message sent whose first line starts with `start`, parsed, with
-/// the time it was sent.
-fn sent(w: &World, start: &str) -> Vec<(Duration, Message)> {
-    w.log
-        .iter()
-        .filter(|(_, _, _, m)| m.starts_with(start.as_bytes()))
-        .map(|(t, _, _, m)| (*t, Message::parse(m.clone()).unwrap()))
-        .collect()
-}
-
-fn header(m: &Message, h: StdHeader) -> Option<String> {
-    m.headers().get(h).map(|v| v.to_string())
-}
-
-fn has(w: &World, i: usize, call: Handle, f: impl Fn(&CallEvent) -> bool) -> bool {
-    w.call_events(i, call).iter().any(f)
-}
-
 fn progress_count(w: &World, i: usize, call: Handle, status: u16) -> usize {
     w.call_events(i, call)
         .iter()
         .filter(|e| matches!(e, CallEvent::Progress { status: s, .. } if *s == status))
         .count()
-}
-
-/// A call from alice (1) to bob (2) with an offer; returns bob's handle.
-fn start(w: &mut World) -> (usize, usize, Handle, Handle) {
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
-    (a, b, call, inc)
 }
 
 /// RFC 3262 §3/§4: a reliable 183 with the SDP answer carries Require:
@@ -57,8 +25,8 @@ fn start(w: &mut World) -> (usize, usize, Handle, Handle) {
 #[test]
 fn reliable_183_with_sdp_is_pracked() {
     let mut w = World::perfect();
-    let (a, b, call, inc) = start(&mut w);
-    let inv = &sent(&w, "INVITE ")[0].1;
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
+    let inv = &w.sent("INVITE ")[0].1;
     assert!(header(inv, StdHeader::Supported)
         .unwrap()
         .contains("100rel"));
@@ -70,11 +38,11 @@ fn reliable_183_with_sdp_is_pracked() {
         e,
         CallEvent::PrackReceived { body: None }
     ))));
-    let r183 = &sent(&w, "SIP/2.0 183")[0].1;
+    let r183 = &w.sent("SIP/2.0 183")[0].1;
     assert_eq!(header(r183, StdHeader::Require).as_deref(), Some("100rel"));
     let rseq: u32 = header(r183, StdHeader::RSeq).unwrap().parse().unwrap();
     assert!((1..1 << 31).contains(&rseq));
-    let pracks = sent(&w, "PRACK ");
+    let pracks = w.sent("PRACK ");
     assert_eq!(pracks.len(), 1);
     let prack = &pracks[0].1;
     let rack = RAck::parse(prack.headers().get(StdHeader::RAck).unwrap()).unwrap();
@@ -97,10 +65,7 @@ fn reliable_183_with_sdp_is_pracked() {
     }
     let now = w.now;
     w.ep(b).answer(now, inc, None).unwrap();
-    assert!(w.run_until(S, |w| has(w, a, call, |e| matches!(
-        e,
-        CallEvent::Answered { .. }
-    ))));
+    assert!(w.run_until(S, |w| answered(w, a, call)));
     w.run(Duration::from_millis(100));
     let now = w.now;
     w.ep(a).hangup(now, call).unwrap();
@@ -108,7 +73,7 @@ fn reliable_183_with_sdp_is_pracked() {
         && w.ended(a, call).is_some()));
     assert_eq!(w.ended(b, inc), Some(EndReason::RemoteBye));
     assert_eq!(w.ended(a, call), Some(EndReason::LocalBye));
-    assert_eq!(sent(&w, "BYE ")[0].1.cseq().unwrap().seq, 3);
+    assert_eq!(w.sent("BYE ")[0].1.cseq().unwrap().seq, 3);
     assert!(w.settle(S * 64));
 }
 
@@ -127,7 +92,7 @@ fn lost_prack_retransmits_the_183_until_one_arrives() {
         }
         false
     }));
-    let (a, b, call, inc) = start(&mut w);
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let t0 = w.now;
     w.ep(b)
         .ring_reliably(t0, inc, 183, Some(sdp(5000, "sendrecv")))
@@ -139,7 +104,7 @@ fn lost_prack_retransmits_the_183_until_one_arrives() {
     // PRACK at 0 (lost), its retransmissions at 0.5, 1.5 (lost), 3.5 s.
     let took = w.now - t0;
     assert!(took > S * 3 && took < S * 4, "{took:?}");
-    let r183 = sent(&w, "SIP/2.0 183");
+    let r183 = w.sent("SIP/2.0 183");
     // 183 at 0, 0.5, 1.5, 3.5 s (T1 doubling); the PRACK came at 3.51 s.
     let times: Vec<_> = r183.iter().map(|(t, _)| *t - (t0 - w.start)).collect();
     assert_eq!(
@@ -151,7 +116,7 @@ fn lost_prack_retransmits_the_183_until_one_arrives() {
             Duration::from_millis(3500)
         ]
     );
-    let pracks = sent(&w, "PRACK ");
+    let pracks = w.sent("PRACK ");
     assert_eq!(pracks.len(), 4);
     let branches: std::collections::HashSet<_> = pracks
         .iter()
@@ -161,7 +126,7 @@ fn lost_prack_retransmits_the_183_until_one_arrives() {
     assert_eq!(progress_count(&w, a, call, 183), 1, "183 reported once");
     let n = r183.len();
     w.run(S * 10);
-    assert_eq!(sent(&w, "SIP/2.0 183").len(), n, "no 183 after the PRACK");
+    assert_eq!(w.sent("SIP/2.0 183").len(), n, "no 183 after the PRACK");
     let now = w.now;
     w.ep(a).hangup(now, call).unwrap();
     assert!(w.run_until(S * 2, |w| w.ended(a, call).is_some()));
@@ -176,7 +141,7 @@ fn lost_prack_retransmits_the_183_until_one_arrives() {
 fn no_prack_rejects_the_invite_after_64_t1() {
     let mut w = World::perfect();
     w.drop = Some(Box::new(|_, _, m| m.starts_with(b"PRACK ")));
-    let (a, b, call, inc) = start(&mut w);
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let t0 = w.now;
     w.ep(b)
         .ring_reliably(t0, inc, 183, Some(sdp(5000, "sendrecv")))
@@ -184,7 +149,8 @@ fn no_prack_rejects_the_invite_after_64_t1() {
     assert!(w.run_until(S * 40, |w| w.ended(b, inc).is_some()));
     assert_eq!(w.now - t0, S * 32);
     assert_eq!(w.ended(b, inc), Some(EndReason::Timeout));
-    let times: Vec<u64> = sent(&w, "SIP/2.0 183")
+    let times: Vec<u64> = w
+        .sent("SIP/2.0 183")
         .iter()
         .map(|(t, _)| (*t - (t0 - w.start)).as_millis() as u64)
         .collect();
@@ -203,7 +169,7 @@ fn no_prack_rejects_the_invite_after_64_t1() {
 #[test]
 fn second_reliable_1xx_and_the_2xx_wait_for_the_prack() {
     let mut w = World::perfect();
-    let (a, b, call, inc) = start(&mut w);
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let now = w.now;
     w.ep(b).ring_reliably(now, inc, 180, None).unwrap();
     w.ep(b)
@@ -211,19 +177,17 @@ fn second_reliable_1xx_and_the_2xx_wait_for_the_prack() {
         .unwrap();
     w.ep(b).answer(now, inc, None).unwrap();
     assert_eq!(w.count_sent("SIP/2.0 183"), 0);
-    assert!(w.run_until(S * 2, |w| has(w, a, call, |e| matches!(
-        e,
-        CallEvent::Answered { .. }
-    ))));
-    let r180 = &sent(&w, "SIP/2.0 180")[0];
-    let r183 = &sent(&w, "SIP/2.0 183")[0];
+    assert!(w.run_until(S * 2, |w| answered(w, a, call)));
+    let r180 = &w.sent("SIP/2.0 180")[0];
+    let r183 = &w.sent("SIP/2.0 183")[0];
     let rseq = |m: &Message| header(m, StdHeader::RSeq).unwrap().parse::<u32>().unwrap();
     assert_eq!(rseq(&r183.1), rseq(&r180.1) + 1);
-    let pracks = sent(&w, "PRACK ");
+    let pracks = w.sent("PRACK ");
     assert_eq!(pracks.len(), 2);
     // The 183 after the first PRACK, the 2xx after the second.
     assert!(r183.0 > pracks[0].0);
-    let ok = sent(&w, "SIP/2.0 200")
+    let ok = w
+        .sent("SIP/2.0 200")
         .into_iter()
         .find(|(_, m)| m.cseq().unwrap().method == Method::Invite)
         .unwrap();
@@ -272,7 +236,7 @@ fn require_100rel_makes_every_ring_reliable() {
         e,
         CallEvent::PrackReceived { .. }
     ))));
-    let r180 = &sent(&w, "SIP/2.0 180")[0].1;
+    let r180 = &w.sent("SIP/2.0 180")[0].1;
     assert!(header(r180, StdHeader::RSeq).is_some());
     for (i, h) in [(a, call), (c, call2)] {
         let now = w.now;
@@ -330,25 +294,10 @@ fn offer_in_a_reliable_183_is_answered_in_the_prack() {
 /// endpoints end empty.
 #[test]
 fn reliable_provisionals_survive_loss() {
-    use sipline_sim::Conditions;
     let mut answered_calls = 0;
     for seed in 0..30u64 {
-        let mut w = World::new(
-            Conditions {
-                loss: 0.2,
-                duplicate: 0.05,
-                latency: Duration::from_millis(20),
-                jitter: Duration::from_millis(30),
-            },
-            seed,
-        );
-        let a = w.ua("alice", 1, |c| c.seed = Some(seed));
-        let b = w.ua("bob", 2, |c| c.seed = Some(seed + 1000));
-        let now = w.now;
-        let call = w
-            .ep(a)
-            .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-            .unwrap();
+        let (mut w, a, b) = World::lossy(0.2, seed);
+        let call = call_with_offer(&mut w, a, 2);
         w.run_until(S * 40, |w| {
             w.incoming_call(b).is_some() || w.ended(a, call).is_some()
         });
@@ -361,10 +310,9 @@ fn reliable_provisionals_survive_loss() {
                 let _ = w.ep(b).answer(now, inc, None);
             }
             w.run_until(S * 60, |w| {
-                has(w, a, call, |e| matches!(e, CallEvent::Answered { .. }))
-                    || w.ended(a, call).is_some()
+                answered(w, a, call) || w.ended(a, call).is_some()
             });
-            if has(&w, a, call, |e| matches!(e, CallEvent::Answered { .. })) {
+            if answered(&w, a, call) {
                 answered_calls += 1;
                 // Reported once, whatever was retransmitted.
                 assert_eq!(progress_count(&w, a, call, 183), 1, "seed {seed}");

@@ -8,17 +8,11 @@ use sipline_auth::Credential;
 use sipline_dialog::{CallEvent, Credentials, EndReason, Event, RegistrationEvent};
 use sipline_message::builder::response_to;
 use sipline_message::header::StdHeader;
-use sipline_message::{Message, Method, StatusCode};
+use sipline_message::{Message, Method, Response, StatusCode};
 use sipline_sim::Conditions;
 use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
-
-fn text(m: sipline_message::Response) -> String {
-    String::from_utf8(Message::Response(m).to_bytes().to_vec())
-        .unwrap()
-        .replace("\r\n", "\n")
-}
 
 #[test]
 fn message_is_delivered_and_answered() {
@@ -108,7 +102,7 @@ fn register_challenge_refresh_backoff_and_remove() {
         "WWW-Authenticate",
         r#"Digest realm="sim", nonce="abc123", qop="auth", algorithm=MD5"#,
     );
-    w.send_raw(r, 1, &text(ch));
+    w.send_response(r, 1, ch);
     w.run(Duration::from_millis(50));
     let second = w.inbox(r).remove(0);
     let auth = second
@@ -132,7 +126,7 @@ fn register_challenge_refresh_backoff_and_remove() {
     ok.headers.push("Contact", format!("{contact};expires=60"));
     ok.headers
         .push("Contact", "<sip:alice@10.0.0.50>;expires=100");
-    w.send_raw(r, 1, &text(ok));
+    w.send_response(r, 1, ok);
     assert!(w.run_until(S, |w| !w.events[a].is_empty()));
     match &w.events[a][0].1 {
         Event::Registration {
@@ -166,7 +160,7 @@ fn register_challenge_refresh_backoff_and_remove() {
         StatusCode::SERVICE_UNAVAILABLE,
         Some("r1"),
     );
-    w.send_raw(r, 1, &text(busy));
+    w.send_response(r, 1, busy);
     assert!(w.run_until(S, |w| w.events[a].len() == 2));
     let retry = match &w.events[a][1].1 {
         Event::Registration {
@@ -190,7 +184,7 @@ fn register_challenge_refresh_backoff_and_remove() {
     );
     let again = w.inbox(r).remove(0);
     let ok = response_to(again.as_request().unwrap(), StatusCode::OK, Some("r1"));
-    w.send_raw(r, 1, &text(ok));
+    w.send_response(r, 1, ok);
     assert!(w.run_until(S, |w| w.events[a].len() == 3));
     // Remove.
     let now = w.now;
@@ -199,7 +193,7 @@ fn register_challenge_refresh_backoff_and_remove() {
     let del = w.inbox(r).remove(0);
     assert_eq!(del.expires().unwrap(), Some(0));
     let ok = response_to(del.as_request().unwrap(), StatusCode::OK, Some("r1"));
-    w.send_raw(r, 1, &text(ok));
+    w.send_response(r, 1, ok);
     assert!(w.run_until(S, |w| w.events[a].len() == 4));
     assert!(matches!(
         &w.events[a][3].1,
@@ -227,6 +221,21 @@ impl IsUa for Party {
     }
 }
 
+/// A 407 to `request` with a digest challenge (realm "sim", qop auth)
+/// with this nonce.
+fn proxy_challenge(request: &Message, tag: Option<&str>, nonce: &str) -> Response {
+    let mut ch = response_to(
+        request.as_request().unwrap(),
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        tag,
+    );
+    ch.headers.push(
+        "Proxy-Authenticate",
+        format!(r#"Digest realm="sim", nonce="{nonce}", qop="auth""#),
+    );
+    ch
+}
+
 /// A 407 to an INVITE: the INVITE is sent again with Proxy-Authorization
 /// and CSeq + 1 (§22.2, §22.3); the ACK of the 2xx carries the same
 /// credentials (§13.2.2.4 / §22.1). Wrong credentials (a second 407 for the
@@ -236,23 +245,9 @@ fn invite_answers_a_proxy_challenge_once() {
     let mut w = World::perfect();
     let a = w.ua("alice", 1, creds);
     let p = w.script(9);
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 9), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    w.run(Duration::from_millis(50));
-    let inv = w.inbox(p).remove(0);
-    let mut ch = response_to(
-        inv.as_request().unwrap(),
-        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-        Some("p1"),
-    );
-    ch.headers.push(
-        "Proxy-Authenticate",
-        r#"Digest realm="sim", nonce="n1", qop="auth""#,
-    );
-    w.send_raw(p, 1, &text(ch.clone()));
+    let (call, inv) = call_script(&mut w, a, p);
+    let ch = proxy_challenge(&inv, Some("p1"), "n1");
+    w.send_response(p, 1, ch.clone());
     w.run(Duration::from_millis(50));
     let msgs = std::mem::take(w.inbox(p));
     assert_eq!(msgs[0].method(), Some(Method::Ack), "ACK for the 407");
@@ -261,16 +256,8 @@ fn invite_answers_a_proxy_challenge_once() {
     assert_eq!(inv2.cseq().unwrap().seq, 2);
     assert!(inv2.headers().get(StdHeader::ProxyAuthorization).is_some());
     // Refused again with the same nonce: the call fails with 407.
-    let mut ch2 = response_to(
-        inv2.as_request().unwrap(),
-        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-        Some("p2"),
-    );
-    ch2.headers.push(
-        "Proxy-Authenticate",
-        r#"Digest realm="sim", nonce="n1", qop="auth""#,
-    );
-    w.send_raw(p, 1, &text(ch2));
+    let ch2 = proxy_challenge(&inv2, Some("p2"), "n1");
+    w.send_response(p, 1, ch2);
     assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
     assert!(matches!(
         w.ended(a, call),
@@ -285,22 +272,8 @@ fn invite_answers_a_proxy_challenge_once() {
 fn calls_survive_thirty_percent_loss() {
     let mut completed = 0;
     for seed in 0..40u64 {
-        let mut w = World::new(
-            Conditions {
-                loss: 0.3,
-                duplicate: 0.05,
-                latency: Duration::from_millis(20),
-                jitter: Duration::from_millis(30),
-            },
-            seed,
-        );
-        let a = w.ua("alice", 1, |c| c.seed = Some(seed));
-        let b = w.ua("bob", 2, |c| c.seed = Some(seed + 1000));
-        let now = w.now;
-        let call = w
-            .ep(a)
-            .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-            .unwrap();
+        let (mut w, a, b) = World::lossy(0.3, seed);
+        let call = call_with_offer(&mut w, a, 2);
         if !w.run_until(S * 40, |w| {
             w.incoming_call(b).is_some() || w.ended(a, call).is_some()
         }) {
@@ -348,11 +321,7 @@ fn soak_five_thousand_calls_leaves_nothing_behind() {
     let b = w.ua("bob", 2, |_| {});
     let mut max_calls = 0;
     for i in 0..5000 {
-        let now = w.now;
-        let call = w
-            .ep(a)
-            .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-            .unwrap();
+        let call = call_with_offer(&mut w, a, 2);
         let before = w.incoming_calls(b).len();
         assert!(w.run_until(S, |w| w.incoming_calls(b).len() > before));
         let inc = *w.incoming_calls(b).last().unwrap();
@@ -392,16 +361,10 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
     let mut w = World::perfect();
     let a = w.ua("alice", 1, creds);
     let p = w.script(9);
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 9), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    w.run(Duration::from_millis(50));
-    let inv = w.inbox(p).remove(0);
+    let (call, inv) = call_script(&mut w, a, p);
     let mut ok = response_to(inv.as_request().unwrap(), StatusCode::OK, Some("b1"));
     ok.headers.push("Contact", "<sip:bob@10.0.0.9:5060>");
-    w.send_raw(p, 1, &text(ok));
+    w.send_response(p, 1, ok);
     w.run(Duration::from_millis(50));
     w.inbox(p).clear(); // the ACK
     let now = w.now;
@@ -410,16 +373,8 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
     let bye = w.inbox(p).remove(0);
     assert_eq!(bye.method(), Some(Method::Bye));
     assert!(bye.headers().get(StdHeader::ProxyAuthorization).is_none());
-    let mut ch = response_to(
-        bye.as_request().unwrap(),
-        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-        None,
-    );
-    ch.headers.push(
-        "Proxy-Authenticate",
-        r#"Digest realm="sim", nonce="bye1", qop="auth""#,
-    );
-    w.send_raw(p, 1, &text(ch));
+    let ch = proxy_challenge(&bye, None, "bye1");
+    w.send_response(p, 1, ch);
     w.run(Duration::from_millis(50));
     let bye2 = w.inbox(p).remove(0);
     assert_eq!(bye2.method(), Some(Method::Bye));
@@ -436,7 +391,7 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
     );
     assert!(w.ended(a, call).is_none(), "not ended by the 407");
     let ok = response_to(bye2.as_request().unwrap(), StatusCode::OK, None);
-    w.send_raw(p, 1, &text(ok));
+    w.send_response(p, 1, ok);
     assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
     assert_eq!(w.ended(a, call), Some(EndReason::LocalBye));
 }

@@ -7,23 +7,11 @@ use common::*;
 use sipline_dialog::{CallEvent, EndReason, Handle};
 use sipline_message::builder::response_to;
 use sipline_message::header::StdHeader;
-use sipline_message::{Message, Method, StatusCode};
+use sipline_message::{Method, StatusCode};
 use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
-
-fn sent(w: &World, from: u16, start: &str) -> Vec<(Duration, Message)> {
-    w.log
-        .iter()
-        .filter(|(_, f, _, m)| *f == from && m.starts_with(start.as_bytes()))
-        .map(|(t, _, _, m)| (*t, Message::parse(m.clone()).unwrap()))
-        .collect()
-}
-
-fn header(m: &Message, h: StdHeader) -> Option<String> {
-    m.headers().get(h).map(|v| v.to_string())
-}
 
 fn timers(se: u32) -> impl FnOnce(&mut sipline_dialog::Config) {
     move |c| c.session_expires = Some(se)
@@ -34,22 +22,10 @@ fn timers(se: u32) -> impl FnOnce(&mut sipline_dialog::Config) {
 fn established(w: &mut World, se: u32) -> (usize, usize, Handle, Handle, Duration) {
     let a = w.ua("alice", 1, timers(se));
     let b = w.ua("bob", 2, timers(se));
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    let (call, inc) = call_bob(w, a, b);
+    answer(w, b, inc);
     let t_ok = w.now - w.start;
-    assert!(w.run_until(S, |w| w
-        .call_events(b, inc)
-        .iter()
-        .any(|e| matches!(e, CallEvent::Confirmed { .. }))));
+    assert!(w.run_until(S, |w| confirmed(w, b, inc)));
     (a, b, call, inc, t_ok)
 }
 
@@ -62,14 +38,14 @@ fn established(w: &mut World, se: u32) -> (usize, usize, Handle, Handle, Duratio
 fn the_refresher_updates_at_half_the_interval() {
     let mut w = World::perfect();
     let (a, b, call, inc, t_ok) = established(&mut w, 90);
-    let inv = &sent(&w, 1, "INVITE ")[0].1;
+    let inv = &w.sent_by(1, "INVITE ")[0].1;
     assert!(header(inv, StdHeader::Supported).unwrap().contains("timer"));
     assert_eq!(
         header(inv, StdHeader::SessionExpires).as_deref(),
         Some("90")
     );
     assert_eq!(header(inv, StdHeader::MinSe).as_deref(), Some("90"));
-    let ok = &sent(&w, 2, "SIP/2.0 200")[0].1;
+    let ok = &w.sent_by(2, "SIP/2.0 200")[0].1;
     assert_eq!(
         header(ok, StdHeader::SessionExpires).as_deref(),
         Some("90;refresher=uac")
@@ -78,7 +54,7 @@ fn the_refresher_updates_at_half_the_interval() {
     assert_eq!(w.ep(a).session_timer(call), Some((90, true)));
     assert_eq!(w.ep(b).session_timer(inc), Some((90, false)));
     w.run(S * 200);
-    let updates = sent(&w, 1, "UPDATE ");
+    let updates = w.sent_by(1, "UPDATE ");
     assert_eq!(updates.len(), 4, "at 45, 90, 135 and 180 s");
     // Each refresh 45 s after the 2xx that answered the previous one
     // (received 20 ms after the 2xx was sent: two 10 ms hops).
@@ -92,7 +68,7 @@ fn the_refresher_updates_at_half_the_interval() {
         );
         base = *t + MS * 20;
     }
-    assert!(sent(&w, 2, "UPDATE ").is_empty());
+    assert!(w.sent_by(2, "UPDATE ").is_empty());
     assert_eq!(w.count_sent("BYE "), 0);
     assert_eq!(w.count_sent("INVITE "), 1);
     for (i, h) in [(a, call), (b, inc)] {
@@ -123,7 +99,7 @@ fn the_other_side_byes_when_refreshes_are_lost() {
     let (a, b, call, inc, t_ok) = established(&mut w, 90);
     assert!(w.run_until(S * 100, |w| w.ended(b, inc).is_some()));
     assert_eq!(w.ended(b, inc), Some(EndReason::SessionExpired));
-    let bye = &sent(&w, 2, "BYE ")[0];
+    let bye = &w.sent_by(2, "BYE ")[0];
     assert_eq!(bye.0, t_ok + S * 60);
     assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
     assert_eq!(w.ended(a, call), Some(EndReason::RemoteBye));
@@ -142,15 +118,11 @@ fn too_small_an_interval_gets_422_and_a_retry() {
         c.session_expires = Some(1800);
         c.min_se = 120;
     });
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
+    let call = call_with_offer(&mut w, a, 2);
     assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let r422 = &sent(&w, 2, "SIP/2.0 422")[0].1;
+    let r422 = &w.sent_by(2, "SIP/2.0 422")[0].1;
     assert_eq!(header(r422, StdHeader::MinSe).as_deref(), Some("120"));
-    let invites = sent(&w, 1, "INVITE ");
+    let invites = w.sent_by(1, "INVITE ");
     assert_eq!(invites.len(), 2);
     let second = &invites[1].1;
     assert_eq!(second.cseq().unwrap().seq, 2);
@@ -161,14 +133,11 @@ fn too_small_an_interval_gets_422_and_a_retry() {
     assert_eq!(header(second, StdHeader::MinSe).as_deref(), Some("120"));
     assert_eq!(w.incoming_calls(b).len(), 1);
     let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    answer(&mut w, b, inc);
     let t_ok = w.now - w.start;
     w.run(S * 61);
     assert_eq!(w.ep(a).session_timer(call), Some((120, true)));
-    let updates = sent(&w, 1, "UPDATE ");
+    let updates = w.sent_by(1, "UPDATE ");
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].0, t_ok + MS * 10 + S * 60);
     let now = w.now;
@@ -204,8 +173,7 @@ fn without_update_the_refresh_is_a_reinvite_with_the_same_sdp() {
         ok.headers.push("Content-Type", "application/sdp");
         ok.headers.set("Content-Length", body.len().to_string());
         ok.body = body.into();
-        let text = String::from_utf8(Message::Response(ok).to_bytes().to_vec()).unwrap();
-        w.send_raw(s, 1, &text.replace("\r\n", "\n"));
+        w.send_response(s, 1, ok);
     };
     answer(&invite, &mut w);
     // The refresh 45 s after the 2xx came; not yet its retransmission.

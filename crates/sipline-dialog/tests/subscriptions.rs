@@ -64,14 +64,6 @@ fn terminated(w: &World, i: usize, h: Handle) -> Option<Option<String>> {
     })
 }
 
-fn sent(w: &World, from: u16, start: &str) -> Vec<(Duration, Message)> {
-    w.log
-        .iter()
-        .filter(|(_, f, _, m)| *f == from && m.starts_with(start.as_bytes()))
-        .map(|(t, _, _, m)| (*t, Message::parse(m.clone()).unwrap()))
-        .collect()
-}
-
 fn presence(open: bool) -> Presence {
     let mut p = Presence::new("pres:bob@10.0.0.2", open);
     p.note = Some(if open { "Available" } else { "Out & about" }.into());
@@ -126,7 +118,7 @@ fn subscribe_notify_refresh_unsubscribe() {
     let n = &notifies(&w, a, sub)[0];
     assert_eq!(n.0, "active");
     assert_eq!(n.2.as_ref().unwrap(), &presence(true));
-    let first = &sent(&w, 2, "NOTIFY ")[0].1;
+    let first = &w.sent_by(2, "NOTIFY ")[0].1;
     assert_eq!(
         first
             .headers()
@@ -140,8 +132,8 @@ fn subscribe_notify_refresh_unsubscribe() {
         "presence"
     );
     // Refresh at 30 s, in the dialog.
-    assert!(w.run_until(S * 40, |w| sent(w, 1, "SUBSCRIBE ").len() == 2));
-    let refresh = sent(&w, 1, "SUBSCRIBE ").pop().unwrap();
+    assert!(w.run_until(S * 40, |w| w.sent_by(1, "SUBSCRIBE ").len() == 2));
+    let refresh = w.sent_by(1, "SUBSCRIBE ").pop().unwrap();
     assert_eq!(refresh.0, t_accepted + S * 30);
     assert!(refresh.1.to_tag().is_some());
     assert_eq!(refresh.1.cseq().unwrap().seq, 2);
@@ -170,7 +162,7 @@ fn subscribe_notify_refresh_unsubscribe() {
     w.ep(a).unsubscribe(now, sub).unwrap();
     assert!(w.run_until(S, |w| terminated(w, a, sub).is_some()
         && terminated(w, b, inc).is_some()));
-    let unsub = sent(&w, 1, "SUBSCRIBE ").pop().unwrap().1;
+    let unsub = w.sent_by(1, "SUBSCRIBE ").pop().unwrap().1;
     assert_eq!(unsub.expires().unwrap(), Some(0));
     let last = notifies(&w, a, sub).pop().unwrap();
     assert_eq!(
@@ -213,7 +205,7 @@ fn notify_before_the_200() {
         ev[1].0 >= ev[0].0 + MS * 400,
         "the 200 came with the SUBSCRIBE retransmission"
     );
-    let oks = sent(&w, 1, "SIP/2.0 200");
+    let oks = w.sent_by(1, "SIP/2.0 200");
     assert_eq!(oks[0].1.cseq().unwrap().method, Method::Notify);
     let now = w.now;
     w.ep(a).unsubscribe(now, sub).unwrap();
@@ -240,7 +232,7 @@ fn the_notifier_ends_an_unrefreshed_subscription() {
     let (a, b, sub, inc) = subscribed(&mut w, 60);
     let t_accept = w.now - t0;
     assert!(w.run_until(S * 100, |w| terminated(w, b, inc).is_some()));
-    let notify = sent(&w, 2, "NOTIFY ").pop().unwrap();
+    let notify = w.sent_by(2, "NOTIFY ").pop().unwrap();
     assert_eq!(notify.0, t_accept + S * 60);
     assert_eq!(
         notify
@@ -286,20 +278,9 @@ fn a_rejected_subscription_fails() {
 /// and both endpoints end empty.
 #[test]
 fn subscriptions_survive_loss() {
-    use sipline_sim::Conditions;
     let mut clean = 0;
     for seed in 0..30u64 {
-        let mut w = World::new(
-            Conditions {
-                loss: 0.2,
-                duplicate: 0.05,
-                latency: Duration::from_millis(20),
-                jitter: Duration::from_millis(30),
-            },
-            seed,
-        );
-        let a = w.ua("alice", 1, |c| c.seed = Some(seed));
-        let b = w.ua("bob", 2, |c| c.seed = Some(seed + 1000));
+        let (mut w, a, b) = World::lossy(0.2, seed);
         let now = w.now;
         let sub = w
             .ep(a)

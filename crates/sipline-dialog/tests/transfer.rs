@@ -7,22 +7,10 @@ mod common;
 use common::*;
 use sipline_dialog::{CallEvent, EndReason, Handle};
 use sipline_message::header::StdHeader;
-use sipline_message::{Message, Uri};
+use sipline_message::Uri;
 use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
-
-fn has(w: &World, i: usize, call: Handle, f: impl Fn(&CallEvent) -> bool) -> bool {
-    w.call_events(i, call).iter().any(f)
-}
-
-fn sent(w: &World, from: u16, start: &str) -> Vec<Message> {
-    w.log
-        .iter()
-        .filter(|(_, f, _, m)| *f == from && m.starts_with(start.as_bytes()))
-        .map(|(_, _, _, m)| Message::parse(m.clone()).unwrap())
-        .collect()
-}
 
 /// Calls from `i` to user `user` at host `n`, answered; returns both
 /// handles.
@@ -39,10 +27,7 @@ fn connect(w: &mut World, i: usize, j: usize, user: &str, n: u16) -> (Handle, Ha
     w.ep(j)
         .answer(now, inc, Some(sdp(5000 + n, "sendrecv")))
         .unwrap();
-    assert!(w.run_until(S, |w| has(w, j, inc, |e| matches!(
-        e,
-        CallEvent::Confirmed { .. }
-    ))));
+    assert!(w.run_until(S, |w| confirmed(w, j, inc)));
     (call, inc)
 }
 
@@ -67,10 +52,6 @@ fn progress(w: &World, i: usize, call: Handle) -> Vec<(u16, bool)> {
         .collect()
 }
 
-fn answered(w: &World, i: usize, call: Handle) -> bool {
-    has(w, i, call, |e| matches!(e, CallEvent::Answered { .. }))
-}
-
 /// Blind transfer (RFC 5359 §2.4): alice calls bob; bob REFERs alice to
 /// carol. Alice's endpoint answers 202 and sends "100 Trying" at once;
 /// alice's application calls carol with the Referred-By it got (RFC 3892
@@ -81,9 +62,7 @@ fn answered(w: &World, i: usize, call: Handle) -> bool {
 #[test]
 fn blind_transfer() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let c = w.ua("carol", 3, |_| {});
+    let (a, b, c) = alice_bob_and_carol(&mut w);
     let (ab, ba) = connect(&mut w, a, b, "bob", 2);
     let now = w.now;
     let refer = w.ep(b).transfer(now, ba, uri("carol", 3), None).unwrap();
@@ -92,7 +71,7 @@ fn blind_transfer() {
     assert_eq!(target, uri("carol", 3));
     assert_eq!(replaces, None);
     assert_eq!(referred_by.as_deref(), Some("<sip:bob@10.0.0.2:5060>"));
-    let r = &sent(&w, 2, "REFER ")[0];
+    let r = &w.sent_by(2, "REFER ")[0].1;
     assert_eq!(
         r.headers().get(StdHeader::ReferTo).unwrap().to_string(),
         "<sip:carol@10.0.0.3:5060>"
@@ -116,7 +95,7 @@ fn blind_transfer() {
     w.ep(a).transfer_progress(now, ab, 100).unwrap();
     assert!(w.run_until(S, |w| w.incoming_call(c).is_some()));
     let ca = w.incoming_call(c).unwrap();
-    let inv = &sent(&w, 1, "INVITE ")[1];
+    let inv = &w.sent_by(1, "INVITE ")[1].1;
     assert_eq!(
         inv.headers()
             .get(StdHeader::ReferredBy)
@@ -133,9 +112,9 @@ fn blind_transfer() {
     w.ep(a).transfer_progress(now, ab, 200).unwrap();
     assert!(w.run_until(S, |w| progress(w, b, ba).len() == 2));
     assert_eq!(progress(&w, b, ba), vec![(100, false), (200, true)]);
-    let notifies = sent(&w, 1, "NOTIFY ");
+    let notifies = w.sent_by(1, "NOTIFY ");
     assert_eq!(notifies.len(), 2, "the duplicate 100 was not sent");
-    let last = notifies.last().unwrap();
+    let last = &notifies.last().unwrap().1;
     assert_eq!(
         last.headers()
             .get(StdHeader::SubscriptionState)
@@ -170,9 +149,7 @@ fn blind_transfer() {
 #[test]
 fn attended_transfer_with_replaces() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let c = w.ua("carol", 3, |_| {});
+    let (a, b, c) = alice_bob_and_carol(&mut w);
     let (ab, ba) = connect(&mut w, a, b, "bob", 2);
     let (bc, cb) = connect(&mut w, b, c, "carol", 3);
     let dialog_bc = w.ep(b).dialog(bc).unwrap().id.clone();
@@ -181,7 +158,8 @@ fn attended_transfer_with_replaces() {
         .transfer(now, ba, uri("carol", 3), Some(&dialog_bc))
         .unwrap();
     assert!(w.run_until(S, |w| refer_of(w, a, ab).is_some()));
-    let refer_to = sent(&w, 2, "REFER ")[0]
+    let refer_to = w.sent_by(2, "REFER ")[0]
+        .1
         .headers()
         .get(StdHeader::ReferTo)
         .unwrap()
@@ -243,9 +221,7 @@ fn attended_transfer_with_replaces() {
 #[test]
 fn replaces_that_do_not_match_are_refused() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let c = w.ua("carol", 3, |_| {});
+    let (a, b, c) = alice_bob_and_carol(&mut w);
     let (_bc, cb) = connect(&mut w, b, c, "carol", 3);
     let d = w.ep(c).dialog(cb).unwrap().id.clone();
     let tries = [

@@ -12,17 +12,6 @@ use std::time::Duration;
 
 const S: Duration = Duration::from_secs(1);
 
-fn has(w: &World, i: usize, call: Handle, f: impl Fn(&CallEvent) -> bool) -> bool {
-    w.call_events(i, call).iter().any(f)
-}
-
-fn offers(w: &World, i: usize, call: Handle) -> usize {
-    w.call_events(i, call)
-        .iter()
-        .filter(|e| matches!(e, CallEvent::Offer { .. }))
-        .count()
-}
-
 /// RFC 3311 §5.1: once the initial offer/answer is done in the early
 /// dialog (answer in a reliable 183, PRACKed), the caller may UPDATE
 /// before the call is answered; before that it may not. The callee answers
@@ -31,15 +20,7 @@ fn offers(w: &World, i: usize, call: Handle) -> usize {
 #[test]
 fn update_in_an_early_dialog_after_a_pracked_183() {
     let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let b = w.ua("bob", 2, |_| {});
-    let now = w.now;
-    let call = w
-        .ep(a)
-        .call(now, uri("bob", 2), Some(sdp(4000, "sendrecv")), vec![])
-        .unwrap();
-    assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
-    let inc = w.incoming_call(b).unwrap();
+    let (a, b, call, inc) = alice_calls_bob(&mut w);
     let now = w.now;
     w.ep(b).ring(now, inc, 180, None).unwrap();
     w.run(Duration::from_millis(50));
@@ -95,10 +76,7 @@ fn update_in_an_early_dialog_after_a_pracked_183() {
     ))));
     let now = w.now;
     w.ep(b).answer(now, inc, None).unwrap();
-    assert!(w.run_until(S, |w| has(w, b, inc, |e| matches!(
-        e,
-        CallEvent::Confirmed { .. }
-    ))));
+    assert!(w.run_until(S, |w| confirmed(w, b, inc)));
     // Alice: INVITE 1, PRACK 2, UPDATE 3, BYE 4.
     let now = w.now;
     w.ep(a).hangup(now, call).unwrap();
@@ -160,6 +138,16 @@ fn response_for(msgs: &[Message], method: Method, cseq: u32) -> Option<&Message>
     })
 }
 
+/// The status of the response for `method` with this CSeq number.
+fn status_for(msgs: &[Message], method: Method, cseq: u32) -> u16 {
+    response_for(msgs, method, cseq)
+        .unwrap()
+        .as_response()
+        .unwrap()
+        .status
+        .as_u16()
+}
+
 /// Sets up a confirmed call from the scripted peer to bob.
 fn scripted_call(w: &mut World) -> (usize, usize, Handle, Peer) {
     let b = w.ua("bob", 2, |_| {});
@@ -172,20 +160,14 @@ fn scripted_call(w: &mut World) -> (usize, usize, Handle, Peer) {
     w.send_raw(s, 2, &invite);
     assert!(w.run_until(S, |w| w.incoming_call(b).is_some()));
     let inc = w.incoming_call(b).unwrap();
-    let now = w.now;
-    w.ep(b)
-        .answer(now, inc, Some(sdp(5000, "sendrecv")))
-        .unwrap();
+    answer(w, b, inc);
     w.run(Duration::from_millis(50));
     let msgs = take(w, s);
     let ok = response_for(&msgs, Method::Invite, 1).unwrap();
     p.to_tag = ok.to_tag().unwrap().to_string();
     let ack = raw_request(&p, "ACK", 1, None);
     w.send_raw(s, 2, &ack);
-    assert!(w.run_until(S, |w| has(w, b, inc, |e| matches!(
-        e,
-        CallEvent::Confirmed { .. }
-    ))));
+    assert!(w.run_until(S, |w| confirmed(w, b, inc)));
     (b, s, inc, p)
 }
 
@@ -220,8 +202,7 @@ fn update_during_a_pending_reinvite_gets_500_with_retry_after() {
     w.send_raw(s, 2, &update);
     w.run(Duration::from_millis(50));
     let msgs = take(&mut w, s);
-    let r = response_for(&msgs, Method::Update, 4).unwrap();
-    assert_eq!(r.as_response().unwrap().status.as_u16(), 200);
+    assert_eq!(status_for(&msgs, Method::Update, 4), 200);
     // The re-INVITE is answered as usual.
     let now = w.now;
     w.ep(b)
@@ -229,15 +210,7 @@ fn update_during_a_pending_reinvite_gets_500_with_retry_after() {
         .unwrap();
     w.run(Duration::from_millis(50));
     let msgs = take(&mut w, s);
-    assert_eq!(
-        response_for(&msgs, Method::Invite, 2)
-            .unwrap()
-            .as_response()
-            .unwrap()
-            .status
-            .as_u16(),
-        200
-    );
+    assert_eq!(status_for(&msgs, Method::Invite, 2), 200);
     let ack = raw_request(&p, "ACK", 2, None);
     w.send_raw(s, 2, &ack);
     w.run(Duration::from_millis(50));
@@ -270,15 +243,7 @@ fn update_glare_with_our_reinvite_gets_491() {
     w.send_raw(s, 2, &update);
     w.run(Duration::from_millis(50));
     let msgs = take(&mut w, s);
-    assert_eq!(
-        response_for(&msgs, Method::Update, 2)
-            .unwrap()
-            .as_response()
-            .unwrap()
-            .status
-            .as_u16(),
-        491
-    );
+    assert_eq!(status_for(&msgs, Method::Update, 2), 491);
     // The peer answers our re-INVITE; bob ACKs it.
     let mut ok = response_to(reinvite.as_request().unwrap(), StatusCode::OK, None);
     ok.headers.push("Contact", "<sip:peer@10.0.0.9:5060>");
@@ -286,8 +251,7 @@ fn update_glare_with_our_reinvite_gets_491() {
     ok.headers.push("Content-Type", "application/sdp");
     ok.headers.set("Content-Length", body.len().to_string());
     ok.body = body.into();
-    let text = String::from_utf8(Message::Response(ok).to_bytes().to_vec()).unwrap();
-    w.send_raw(s, 2, &text.replace("\r\n", "\n"));
+    w.send_response(s, 2, ok);
     assert!(w.run_until(S, |w| has(w, b, inc, |e| matches!(
         e,
         CallEvent::OfferResult { status: 200, .. }
@@ -304,30 +268,14 @@ fn update_glare_with_our_reinvite_gets_491() {
         response_for(&msgs, Method::Update, 3).is_none(),
         "waits for the app"
     );
-    assert_eq!(
-        response_for(&msgs, Method::Update, 4)
-            .unwrap()
-            .as_response()
-            .unwrap()
-            .status
-            .as_u16(),
-        500
-    );
+    assert_eq!(status_for(&msgs, Method::Update, 4), 500);
     let now = w.now;
     w.ep(b)
         .respond_offer(now, inc, 200, Some(sdp(5000, "recvonly")))
         .unwrap();
     w.run(Duration::from_millis(50));
     let msgs = take(&mut w, s);
-    assert_eq!(
-        response_for(&msgs, Method::Update, 3)
-            .unwrap()
-            .as_response()
-            .unwrap()
-            .status
-            .as_u16(),
-        200
-    );
+    assert_eq!(status_for(&msgs, Method::Update, 3), 200);
     let now = w.now;
     w.ep(b).hangup(now, inc).unwrap();
     w.run(Duration::from_millis(50));
@@ -337,8 +285,7 @@ fn update_glare_with_our_reinvite_gets_491() {
         .find(|m| m.method() == Some(Method::Bye))
         .unwrap();
     let ok = response_to(bye.as_request().unwrap(), StatusCode::OK, None);
-    let text = String::from_utf8(Message::Response(ok).to_bytes().to_vec()).unwrap();
-    w.send_raw(s, 2, &text.replace("\r\n", "\n"));
+    w.send_response(s, 2, ok);
     assert!(w.settle(S * 64));
     assert_eq!(w.ended(b, inc), Some(EndReason::LocalBye));
 }

@@ -1,13 +1,16 @@
 //! `sipline options` end to end: the real binary against responders built
 //! on sipline's transport layer, on 127.0.0.1 with ports picked free.
 
+mod support;
+
 use sipline_message::Transport;
 use sipline_message::{Message, StatusCode};
 use sipline_transport::{ListenSpec, PemSource, TlsServerConfig, TransportConfig, TransportLayer};
 use std::net::SocketAddr;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use support::{bin, test_certs, text, TempDir};
 
 /// How a responder behaves.
 #[derive(Clone, Copy)]
@@ -96,28 +99,23 @@ fn responder(
     }
 }
 
+/// A responder on UDP (and TCP) that ignores the first `drop_first`
+/// requests and answers the others with `status` (None: never).
+fn udp_responder(drop_first: usize, status: Option<u16>) -> Responder {
+    responder(Transport::Udp, Behaviour { drop_first, status }, None)
+}
+
 fn sipline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sipline"))
+    bin()
         .arg("options")
         .args(args)
         .output()
         .expect("run sipline")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[test]
 fn udp_200_prints_allow_supported_server() {
-    let r = responder(
-        Transport::Udp,
-        Behaviour {
-            drop_first: 0,
-            status: Some(200),
-        },
-        None,
-    );
+    let r = udp_responder(0, Some(200));
     let out = sipline(&[&format!("sip:{}", r.addr)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -131,14 +129,7 @@ fn udp_200_prints_allow_supported_server() {
 fn udp_retransmits_as_timer_e_says() {
     // the first two copies are lost: answered on the third, sent at 1.5*T1... with T1 = 100 ms:
     // at 0, 100 ms, 300 ms (Timer E doubling, RFC 3261 §17.1.2.2)
-    let r = responder(
-        Transport::Udp,
-        Behaviour {
-            drop_first: 2,
-            status: Some(200),
-        },
-        None,
-    );
+    let r = udp_responder(2, Some(200));
     let out = sipline(&[&format!("sip:{}", r.addr), "--t1", "100", "--trace"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(r.seen.load(Ordering::SeqCst), 3);
@@ -157,14 +148,7 @@ fn udp_retransmits_as_timer_e_says() {
 
 #[test]
 fn no_answer_is_408_when_timer_f_fires() {
-    let r = responder(
-        Transport::Udp,
-        Behaviour {
-            drop_first: 0,
-            status: None,
-        },
-        None,
-    );
+    let r = udp_responder(0, None);
     // T1 = 10 ms: Timer F at 64*T1 = 640 ms, 11 copies sent (E capped at T2 = 8*T1)
     let start = std::time::Instant::now();
     let out = sipline(&[&format!("sip:{}", r.addr), "--t1", "10"]);
@@ -187,14 +171,7 @@ fn no_answer_is_408_when_timer_f_fires() {
 
 #[test]
 fn timeout_flag_stops_early() {
-    let r = responder(
-        Transport::Udp,
-        Behaviour {
-            drop_first: 0,
-            status: None,
-        },
-        None,
-    );
+    let r = udp_responder(0, None);
     let out = sipline(&[&format!("sip:{}", r.addr), "--timeout", "0.3"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(
@@ -206,14 +183,7 @@ fn timeout_flag_stops_early() {
 
 #[test]
 fn non_2xx_exits_1() {
-    let r = responder(
-        Transport::Udp,
-        Behaviour {
-            drop_first: 0,
-            status: Some(486),
-        },
-        None,
-    );
+    let r = udp_responder(0, Some(486));
     let out = sipline(&[&format!("sip:{}", r.addr)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).starts_with("SIP/2.0 486 Busy Here"));
@@ -238,24 +208,13 @@ fn tcp_and_ws() {
 
 #[test]
 fn tls_with_a_test_ca() {
-    let dir = std::env::temp_dir().join(format!("sipline-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, ca.pem()).unwrap();
+    let dir = TempDir::new("tls");
+    let certs = test_certs();
+    let ca_path = dir.file("ca.pem");
+    std::fs::write(&ca_path, certs.ca).unwrap();
     let tls = TlsServerConfig {
-        cert_chain: PemSource::Pem(cert.pem()),
-        private_key: PemSource::Pem(key.serialize_pem()),
+        cert_chain: PemSource::Pem(certs.cert),
+        private_key: PemSource::Pem(certs.key),
     };
     let r = responder(
         Transport::Tls,
@@ -281,7 +240,6 @@ fn tls_with_a_test_ca() {
         "{}",
         text(&out.stderr)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

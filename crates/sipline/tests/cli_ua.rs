@@ -3,47 +3,18 @@
 //! rejection and its exit status; `register`, `message` and a call through
 //! `sipline serve` with digest authentication.
 
+mod support;
+
 use sipline_media::tone::goertzel;
 use sipline_media::wav;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sipline"))
-}
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sipline-cli-ua-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A free UDP+TCP port on 127.0.0.1 (bound then released).
-fn free_port() -> u16 {
-    loop {
-        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+use support::serve::{Serve, ServeOptions};
+use support::{bin, free_port, json_lines, udp_socket, Child, TempDir};
 
 /// Starts `sipline answer` and waits until it listens.
-fn answer(args: &[&str], stdout_lines: usize) -> (Running, std::sync::mpsc::Receiver<String>) {
+fn answer(args: &[&str], stdout_lines: usize) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = bin()
         .arg("answer")
         .args(args)
@@ -63,7 +34,15 @@ fn answer(args: &[&str], stdout_lines: usize) -> (Running, std::sync::mpsc::Rece
         rx.recv_timeout(Duration::from_secs(10))
             .expect("answer starts");
     }
-    (Running(child), rx)
+    (Child::new("sipline answer", child), rx)
+}
+
+/// The lines `answer` printed so far, each parsed as JSON.
+fn received_json(lines: &std::sync::mpsc::Receiver<String>) -> Vec<serde_json::Value> {
+    lines
+        .try_iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect()
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -80,10 +59,10 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn call_and_answer_with_audio_each_way_and_dtmf() {
-    let dir = tmp("audio");
+    let dir = TempDir::new("cli-ua-audio");
     let port = free_port();
-    let heard_by_callee = dir.join("callee.wav");
-    let heard_by_caller = dir.join("caller.wav");
+    let heard_by_callee = dir.file("callee.wav");
+    let heard_by_caller = dir.file("caller.wav");
     let listen = format!("127.0.0.1:{port}");
     let (mut callee, lines) = answer(
         &[
@@ -113,10 +92,7 @@ fn call_and_answer_with_audio_each_way_and_dtmf() {
         "--json",
     ]));
     assert!(out.status.success(), "{}", text(&out));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = json_lines(&out.stdout);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -128,12 +104,9 @@ fn call_and_answer_with_audio_each_way_and_dtmf() {
     );
     assert!(events[3]["packets_received"].as_u64().unwrap() >= 80);
     // The callee exits after its one call.
-    let status = callee.0.wait().unwrap();
+    let status = callee.exit_status();
     assert!(status.success());
-    let callee_events: Vec<serde_json::Value> = lines
-        .try_iter()
-        .map(|l| serde_json::from_str(&l).unwrap())
-        .collect();
+    let callee_events = received_json(&lines);
     let media = callee_events
         .iter()
         .find(|e| e["event"] == "media")
@@ -146,7 +119,6 @@ fn call_and_answer_with_audio_each_way_and_dtmf() {
     assert!(caller_heard.len() >= 8000, "at least 1 s recorded");
     assert!(goertzel(&caller_heard, 1000.0) > 100.0 * goertzel(&caller_heard, 440.0));
     assert!(goertzel(&callee_heard, 440.0) > 100.0 * goertzel(&callee_heard, 1000.0));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// DTMF as SIP INFO in the dialog: the callee sees each digit's INFO.
@@ -166,7 +138,7 @@ fn dtmf_by_info() {
         "info",
     ]));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(callee.0.wait().unwrap().success());
+    assert!(callee.exit_status().success());
     let infos: Vec<String> = lines
         .try_iter()
         .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap())
@@ -194,46 +166,17 @@ fn a_rejected_call_exits_1_and_an_unreachable_one_3() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
-struct Serve {
-    _child: Running,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
+/// `sipline serve` on UDP for example.test, with digest authentication
+/// (realm example.test) for alice and bob.
 fn serve() -> Serve {
-    let dir = tmp("serve");
-    let config = dir.join("sipline.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let options = ServeOptions::new("cli-ua-serve");
+    let data = options.data_dir();
+    options
+        .config(format!(
             "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndomains = [\"example.test\"]\ndata_dir = \"{}\"\n\n[auth]\nrealm = \"example.test\"\n\n[[auth.users]]\nname = \"alice\"\npassword = \"alice-pw\"\n\n[[auth.users]]\nname = \"bob\"\npassword = \"bob-pw\"\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = bin()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
-    Serve {
-        _child: Running(child),
-        port,
-        dir,
-    }
+            data.display()
+        ))
+        .start()
 }
 
 /// Through `sipline serve` with digest authentication: register (and a
@@ -242,15 +185,10 @@ fn serve() -> Serve {
 #[test]
 fn register_message_and_call_through_serve() {
     let s = serve();
-    let registrar = format!("sip:127.0.0.1:{}", s.port);
-    let proxy = format!("sip:127.0.0.1:{}", s.port);
-    let out = run(bin().args([
-        "register",
-        &registrar,
-        "--from",
-        "sip:alice@example.test",
-        "--user",
-        "alice",
+    let registrar = format!("sip:127.0.0.1:{}", s.port());
+    let proxy = format!("sip:127.0.0.1:{}", s.port());
+    let alice = ["--from", "sip:alice@example.test", "--user", "alice"];
+    let out = run(bin().args(["register", &registrar]).args(alice).args([
         "--password",
         "wrong",
         "--once",
@@ -258,17 +196,9 @@ fn register_message_and_call_through_serve() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("403"), "{}", text(&out));
     let out = run(bin()
-        .args([
-            "register",
-            &registrar,
-            "--from",
-            "sip:alice@example.test",
-            "--user",
-            "alice",
-            "--once",
-            "--expires",
-            "120",
-        ])
+        .args(["register", &registrar])
+        .args(alice)
+        .args(["--once", "--expires", "120"])
         .env("SIPLINE_PASSWORD", "alice-pw"));
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("registered at"), "{}", text(&out));
@@ -290,39 +220,26 @@ fn register_message_and_call_through_serve() {
         ],
         3,
     );
-    let out = run(bin().args([
-        "message",
-        "sip:bob@example.test",
-        "hello through the proxy",
-        "--proxy",
-        &proxy,
-        "--from",
-        "sip:alice@example.test",
-        "--user",
-        "alice",
-        "--password",
-        "alice-pw",
-    ]));
+    let out = run(bin()
+        .args([
+            "message",
+            "sip:bob@example.test",
+            "hello through the proxy",
+            "--proxy",
+            &proxy,
+        ])
+        .args(alice)
+        .args(["--password", "alice-pw"]));
     assert!(out.status.success(), "{}", text(&out));
     let got = lines.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(got.contains("hello through the proxy"), "{got}");
-    let out = run(bin().args([
-        "call",
-        "sip:bob@example.test",
-        "--proxy",
-        &proxy,
-        "--from",
-        "sip:alice@example.test",
-        "--user",
-        "alice",
-        "--password",
-        "alice-pw",
-        "--duration",
-        "1",
-    ]));
+    let out = run(bin()
+        .args(["call", "sip:bob@example.test", "--proxy", &proxy])
+        .args(alice)
+        .args(["--password", "alice-pw", "--duration", "1"]));
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("media: "), "{}", text(&out));
-    assert!(bob.0.wait().unwrap().success());
+    assert!(bob.exit_status().success());
 }
 
 /// `sipline subscribe` to `sipline answer --presence`: the first NOTIFY
@@ -353,10 +270,7 @@ fn presence_subscription() {
         "--json",
     ]));
     assert!(out.status.success(), "{}", text(&out));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = json_lines(&out.stdout);
     let notify = events
         .iter()
         .find(|e| e["event"] == "notify")
@@ -379,10 +293,7 @@ fn presence_subscription() {
 /// PIDF body (RFC 3903 §4) and reports the 200's SIP-ETag.
 #[test]
 fn publish_sends_pidf() {
-    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let server = udp_socket(Duration::from_secs(10));
     let port = server.local_addr().unwrap().port();
     let responder = std::thread::spawn(move || {
         let mut buf = [0u8; 65535];
@@ -466,10 +377,7 @@ fn blind_transfer() {
         "--json",
     ]));
     assert!(out.status.success(), "{}", text(&out));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = json_lines(&out.stdout);
     let progress: Vec<(u64, bool)> = events
         .iter()
         .filter(|e| e["event"] == "transfer")
@@ -479,20 +387,14 @@ fn blind_transfer() {
     assert!(events
         .iter()
         .any(|e| e["event"] == "refer-response" && e["status"] == 202));
-    assert!(bob.0.wait().unwrap().success());
-    assert!(carol.0.wait().unwrap().success());
-    let bob_events: Vec<serde_json::Value> = bob_lines
-        .try_iter()
-        .map(|l| serde_json::from_str(&l).unwrap())
-        .collect();
+    assert!(bob.exit_status().success());
+    assert!(carol.exit_status().success());
+    let bob_events = received_json(&bob_lines);
     assert!(
         bob_events.iter().any(|e| e["event"] == "refer"),
         "{bob_events:?}"
     );
-    let carol_events: Vec<serde_json::Value> = carol_lines
-        .try_iter()
-        .map(|l| serde_json::from_str(&l).unwrap())
-        .collect();
+    let carol_events = received_json(&carol_lines);
     let incoming = carol_events
         .iter()
         .find(|e| e["event"] == "incoming")
@@ -511,10 +413,7 @@ fn blind_transfer() {
 /// the registrar while registered, none before the 200.
 #[test]
 fn outbound_registration_with_keepalives() {
-    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    registrar
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let registrar = udp_socket(Duration::from_millis(200));
     let port = registrar.local_addr().unwrap().port();
     let child = bin()
         .args([
@@ -532,7 +431,7 @@ fn outbound_registration_with_keepalives() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _child = Running(child);
+    let _child = Child::new("sipline register", child);
     let mut buf = [0u8; 65535];
     let mut register = None;
     let mut keepalives = 0;
@@ -606,7 +505,7 @@ fn call_over_tcp() {
         assert!(trace.contains(first), "{first} missing in\n{trace}");
     }
     assert!(!trace.contains("--> UDP"), "{trace}");
-    assert!(callee.0.wait().unwrap().success());
+    assert!(callee.exit_status().success());
 }
 
 /// Ctrl-C (SIGINT) while the callee rings: the call is cancelled (CANCEL,
@@ -633,10 +532,7 @@ fn ctrl_c_cancels_a_ringing_call() {
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = json_lines(&out.stdout);
     assert!(events
         .iter()
         .any(|e| e["event"] == "progress" && e["status"] == 180));

@@ -13,172 +13,27 @@
 //! statistics screen (printed on standard output) counts them. When `sipp`
 //! is not installed the tests print SKIPPED and pass.
 
-use serde_json::Value;
+mod support;
+
 use sipline_media::tone::goertzel;
 use sipline_media::wav;
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn sipp_installed() -> bool {
-    Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// A child process, killed by its id when dropped (pass or fail).
-struct Proc {
-    child: Child,
-    name: &'static str,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, cmd: &mut Command) -> Proc {
-        let child = cmd
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Proc { child, name }
-    }
-
-    /// Waits for the process to exit, at most `within`.
-    fn wait(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} still running after {within:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "sipline-interop-ua-sipp-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A UDP port on 127.0.0.1 that was free a moment ago (bound, released).
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A media port for SIPp: with `-rtp_echo` it binds this port (audio) and
-/// this port + 2 (video); both must be free.
-fn free_media_port() -> u16 {
-    for _ in 0..100 {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = a.local_addr().unwrap().port();
-        if port < 65_000 && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free pair of media ports");
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// The JSON events `sipline --json` printed, one per line (a last line
-/// still being written is left out).
-fn events(stdout: &str) -> Vec<Value> {
-    let complete = stdout.rfind('\n').map_or("", |i| &stdout[..i]);
-    complete
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap_or(""))
-        .collect()
-}
-
-/// The value on SIPp's final statistics screen in the "Cumulative" column
-/// of the line that starts with `label` (e.g. "Successful call").
-fn sipp_counter(screen: &str, label: &str) -> Option<u64> {
-    screen
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with(label))?
-        .split('|')
-        .nth(2)?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// The frequency (10 Hz steps, 100 to 3,900 Hz) with the most energy,
-/// summed over 50 ms windows.
-fn dominant_frequency(samples: &[i16]) -> f64 {
-    let windows: Vec<&[i16]> = samples.chunks_exact(400).collect();
-    (10..=390)
-        .map(|f| f64::from(f) * 10.0)
-        .map(|f| (f, windows.iter().map(|w| goertzel(w, f)).sum::<f64>()))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0.0, |(f, _)| f)
-}
+use support::sipp::{self, free_media_port};
+use support::{bin, dominant_frequency, event_kinds, events, free_udp_port, read, Child, TempDir};
 
 /// `sipline call` to SIPp's UAS: 180, 200 with SDP (PCMU), ACK; SIPp
 /// echoes our RTP (a 440 Hz tone) back, we hang up after 2 s with BYE.
 #[test]
 fn sipline_call_to_sipp_uas_with_rtp_echo() {
-    if !sipp_installed() {
-        eprintln!(
-            "SKIPPED sipline_call_to_sipp_uas_with_rtp_echo: sipp is not installed \
-             (run .ci/run, or apt-get install sip-tester)"
-        );
+    if !sipp::available("sipline_call_to_sipp_uas_with_rtp_echo") {
         return;
     }
-    let dir = TempDir::new("uas");
+    let dir = TempDir::new("interop-ua-sipp-uas");
     let sip_port = free_udp_port();
     let media_port = free_media_port();
     let sipp_out = dir.file("sipp.out");
-    let mut sipp = Proc::spawn(
+    let mut sipp = Child::spawn(
         "sipp uas",
         Command::new("sipp")
             .args(["-sn", "uas", "-i", "127.0.0.1", "-p"])
@@ -187,7 +42,7 @@ fn sipline_call_to_sipp_uas_with_rtp_echo() {
             .arg(media_port.to_string())
             .args(["-rtp_echo", "-m", "1", "-nostdin"])
             .args(["-timeout", "40s", "-timeout_error"])
-            .current_dir(&dir.0)
+            .current_dir(dir.path())
             .stdout(std::fs::File::create(&sipp_out).unwrap())
             .stderr(Stdio::null()),
     );
@@ -198,9 +53,9 @@ fn sipline_call_to_sipp_uas_with_rtp_echo() {
     let record = dir.file("echo.wav");
     let call_out = dir.file("call.out");
     let call_err = dir.file("call.err");
-    let mut call = Proc::spawn(
+    let mut call = Child::spawn(
         "sipline call",
-        Command::new(env!("CARGO_BIN_EXE_sipline"))
+        bin()
             .arg("call")
             .arg(format!("sip:service@127.0.0.1:{sip_port}"))
             .args(["--duration", "2", "--tone", "440", "--dtmf", "12"])
@@ -221,7 +76,7 @@ fn sipline_call_to_sipp_uas_with_rtp_echo() {
     assert!(status.success(), "sipline call: {status}\n{}", context());
     let evs = events(&out);
     assert_eq!(
-        kinds(&evs),
+        event_kinds(&evs),
         ["calling", "progress", "answered", "ended", "media"],
         "{}",
         context()
@@ -254,11 +109,11 @@ fn sipline_call_to_sipp_uas_with_rtp_echo() {
     let screen = read(&sipp_out);
     assert!(status.success(), "SIPp: {status}\n{screen}");
     assert_eq!(
-        sipp_counter(&screen, "Successful call"),
+        sipp::counter(&screen, "Successful call"),
         Some(1),
         "{screen}"
     );
-    assert_eq!(sipp_counter(&screen, "Failed call"), Some(0), "{screen}");
+    assert_eq!(sipp::counter(&screen, "Failed call"), Some(0), "{screen}");
 
     // What came back is our own tone.
     let heard = wav::read(&record).unwrap();
@@ -287,19 +142,15 @@ fn sipp_uac_calls_sipline_answer_three_times_over_tcp() {
 }
 
 fn sipp_uac_calls_sipline_answer(transport: &str) {
-    if !sipp_installed() {
-        eprintln!(
-            "SKIPPED sipp_uac_calls_sipline_answer ({transport}): sipp is not installed \
-             (run .ci/run, or apt-get install sip-tester)"
-        );
+    if !sipp::available(&format!("sipp_uac_calls_sipline_answer ({transport})")) {
         return;
     }
-    let dir = TempDir::new(&format!("uac-{transport}"));
+    let dir = TempDir::new(&format!("interop-ua-sipp-uac-{transport}"));
     let answer_out = dir.file("answer.out");
     let answer_err = dir.file("answer.err");
-    let mut answer = Proc::spawn(
+    let mut answer = Child::spawn(
         "sipline answer",
-        Command::new(env!("CARGO_BIN_EXE_sipline"))
+        bin()
             .args(["answer", "--listen", "127.0.0.1:0"])
             .args(["--count", "3", "--tone", "1000", "--json"])
             .stdout(std::fs::File::create(&answer_out).unwrap())
@@ -325,7 +176,7 @@ fn sipp_uac_calls_sipline_answer(transport: &str) {
     };
 
     let sipp_out = dir.file("sipp.out");
-    let mut sipp = Proc::spawn(
+    let mut sipp = Child::spawn(
         "sipp uac",
         Command::new("sipp")
             .args(["-sn", "uac", &address])
@@ -336,7 +187,7 @@ fn sipp_uac_calls_sipline_answer(transport: &str) {
             .args(["-mi", "127.0.0.1", "-mp"])
             .arg(free_media_port().to_string())
             .args(["-rtp_echo", "-nostdin", "-timeout", "40s", "-timeout_error"])
-            .current_dir(&dir.0)
+            .current_dir(dir.path())
             .stdout(std::fs::File::create(&sipp_out).unwrap())
             .stderr(Stdio::null()),
     );
@@ -351,13 +202,13 @@ fn sipp_uac_calls_sipline_answer(transport: &str) {
     };
     assert!(status.success(), "SIPp: {status}\n{}", context());
     assert_eq!(
-        sipp_counter(&screen, "Successful call"),
+        sipp::counter(&screen, "Successful call"),
         Some(3),
         "{}",
         context()
     );
     assert_eq!(
-        sipp_counter(&screen, "Failed call"),
+        sipp::counter(&screen, "Failed call"),
         Some(0),
         "{}",
         context()

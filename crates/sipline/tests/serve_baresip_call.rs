@@ -13,220 +13,21 @@
 //! is where Record-Route and the in-dialog path through the proxy are
 //! checked (RFC 3261 §16.6 step 4, §12.1.2, §12.2.1.1).
 
+mod support;
+
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::baresip::{self, Phone, PhoneOptions};
+use support::serve::ServeOptions;
 
-fn baresip_installed() -> bool {
-    Command::new("baresip")
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// A child process killed (by its id) when the test ends, pass or fail.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A TCP port that was free a moment ago (bind, read the port, release).
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One baresip instance and its control connection.
-struct Phone {
-    name: &'static str,
-    log: PathBuf,
-    ctrl: TcpStream,
-    events: mpsc::Receiver<Value>,
-    /// Messages received but not yet asked for.
-    backlog: Vec<Value>,
-    /// Everything received, for failure messages.
-    history: Vec<String>,
-    token: u32,
-    // last: killed after the control connection is closed
-    _child: Proc,
-}
-
-impl Phone {
-    fn start(name: &'static str, dir: &Path, password: &str, serve_addr: &str) -> Phone {
-        let conf = dir.join(name);
-        std::fs::create_dir_all(&conf).unwrap();
-        let ctrl_port = free_tcp_port();
-        // sip_listen port 0: baresip binds a free port and puts it in its
-        // Contact. net_interface keeps the SDP (and so RTP) on 127.0.0.1.
-        // ausine only produces 48 kHz stereo: baresip resamples to PCMU.
-        std::fs::write(
-            conf.join("config"),
-            format!(
-                "sip_listen 127.0.0.1:0\nnet_interface 127.0.0.1\n\
-                 module_path /usr/lib/baresip/modules\n\
-                 module g711.so\nmodule ausine.so\nmodule aubridge.so\n\
-                 module account.so\nmodule menu.so\nmodule ctrl_tcp.so\nmodule rtcpsummary.so\n\
-                 ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
-                 audio_source ausine,440\naudio_player aubridge,{name}\naudio_alert aubridge,{name}\n\
-                 ausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            conf.join("accounts"),
-            format!(
-                "<sip:{name}@example.test>;outbound=\"sip:{serve_addr}\";auth_pass={password};\
-                 regint=600;answermode=auto\n"
-            ),
-        )
-        .unwrap();
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new("baresip")
-            .arg("-s") // SIP trace: every message with its addresses
-            .arg("-f")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start baresip");
-        let child = Proc(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let ctrl = loop {
-            match TcpStream::connect(("127.0.0.1", ctrl_port)) {
-                Ok(s) => break s,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(e) => panic!(
-                    "{name}: ctrl_tcp on port {ctrl_port}: {e}\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                ),
-            }
-        };
-        let (tx, events) = mpsc::channel();
-        let reader = ctrl.try_clone().unwrap();
-        std::thread::spawn(move || read_netstrings(reader, &tx));
-        Phone {
-            name,
-            log,
-            ctrl,
-            events,
-            backlog: Vec::new(),
-            history: Vec::new(),
-            token: 0,
-            _child: child,
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the phone's output contains `needle`.
-    fn wait_log(&self, needle: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while !self.log_text().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{}: no {needle:?} within {within:?}:\n{}",
-                self.name,
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The first control message (event or response) that `pred` accepts.
-    fn wait(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(&pred) {
-            return self.backlog.remove(i);
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(v) => {
-                    self.history.push(v.to_string());
-                    if pred(&v) {
-                        return v;
-                    }
-                    self.backlog.push(v);
-                }
-                Err(_) => panic!(
-                    "{}: no {what} within {within:?}; control messages:\n{}\noutput:\n{}",
-                    self.name,
-                    self.history.join("\n"),
-                    self.log_text()
-                ),
-            }
-        }
-    }
-
-    fn event(&mut self, kind: &str, within: Duration) -> Value {
-        self.wait(&format!("{kind} event"), within, |v| {
-            v["event"] == true && v["type"] == kind
-        })
-    }
-
-    /// Runs a command (of the menu module) and returns its response.
-    fn command(&mut self, command: &str, params: &str) -> Value {
-        self.token += 1;
-        let token = format!("t{}", self.token);
-        let json =
-            serde_json::json!({"command": command, "params": params, "token": token}).to_string();
-        self.ctrl
-            .write_all(format!("{}:{json},", json.len()).as_bytes())
-            .unwrap();
-        let r = self.wait(
-            &format!("response to {command}"),
-            Duration::from_secs(5),
-            |v| v["response"] == true && v["token"] == token.as_str(),
-        );
-        assert_eq!(r["ok"], true, "{}: {command} {params}: {r}", self.name);
-        r
-    }
-}
-
-/// ctrl_tcp frames each JSON message as a netstring: `LEN:JSON,`.
-fn read_netstrings(stream: TcpStream, tx: &mpsc::Sender<Value>) {
-    let mut r = BufReader::new(stream);
-    loop {
-        let mut len = Vec::new();
-        if r.read_until(b':', &mut len).unwrap_or(0) == 0 {
-            return;
-        }
-        let Ok(n) = String::from_utf8_lossy(&len[..len.len() - 1])
-            .trim()
-            .parse::<usize>()
-        else {
-            return;
-        };
-        let mut body = vec![0u8; n + 1]; // and the ','
-        if r.read_exact(&mut body).is_err() {
-            return;
-        }
-        if let Ok(v) = serde_json::from_slice::<Value>(&body[..n]) {
-            if tx.send(v).is_err() {
-                return;
-            }
-        }
-    }
-}
+/// How both phones are set up: a 440 Hz tone, auto-answer, the SIP trace
+/// and rtcpsummary.
+const PHONE: PhoneOptions = PhoneOptions {
+    tone_hz: 440.0,
+    auto_answer: true,
+    sip_trace: true,
+    rtcp_summary: true,
+};
 
 /// One message of baresip's SIP trace: "UDP FROM -> TO" and the message.
 struct Traced {
@@ -279,48 +80,24 @@ fn summary_packets(log: &str) -> Option<(u64, u64)> {
 
 #[test]
 fn baresip_calls_baresip_through_the_proxy() {
-    if !baresip_installed() {
-        eprintln!(
-            "SKIPPED baresip_calls_baresip_through_the_proxy: baresip is not installed \
-             (run .ci/run, or apt-get install baresip-core)"
-        );
+    if !baresip::available("baresip_calls_baresip_through_the_proxy") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("sipline-baresip-call-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-
-    let serve_log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .args(["serve", "--listen", "udp:127.0.0.1:0"])
+    let server = ServeOptions::new("baresip-call")
+        .udp()
         .args(["--domain", "example.test"])
         .args(["--user", "alice:alice-pw", "--user", "bob:bob-pw"])
-        .args(["--log", "debug", "--data-dir"])
-        .arg(dir.join("data"))
-        .stdout(Stdio::piped())
-        .stderr(serve_log)
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let _server = Proc(server);
-    // "sipline serve: listening on udp:127.0.0.1:PORT"
-    let serve_addr = banner.trim().rsplit("udp:").next().unwrap().to_string();
-    assert!(serve_addr.starts_with("127.0.0.1:"), "{banner}");
+        .args(["--log", "debug"])
+        .log_to_file()
+        .start();
+    let serve_addr = server.udp().to_string();
+    assert!(serve_addr.starts_with("127.0.0.1:"), "{}", server.banner());
 
-    let mut alice = Phone::start("alice", &dir, "alice-pw", &serve_addr);
-    let mut bob = Phone::start("bob", &dir, "bob-pw", &serve_addr);
+    let mut alice = Phone::start("alice", server.dir(), &serve_addr, &PHONE);
+    let mut bob = Phone::start("bob", server.dir(), &serve_addr, &PHONE);
     // REGISTER, 401, REGISTER with credentials, 200 (RFC 3261 §10.3, §22)
-    alice.wait_log(
-        "alice@example.test: {0/UDP/v4} 200 OK (sipline/",
-        Duration::from_secs(10),
-    );
-    bob.wait_log(
-        "bob@example.test: {0/UDP/v4} 200 OK (sipline/",
-        Duration::from_secs(10),
-    );
+    alice.wait_registered();
+    bob.wait_registered();
 
     // alice's INVITE gets 407 from the proxy (she is a local user), is
     // sent again with credentials, and forked to bob's one binding
@@ -448,5 +225,4 @@ fn baresip_calls_baresip_through_the_proxy() {
         assert!(received > 0 && sent > 0, "{name}: PR={received} PS={sent}");
     }
     drop((alice, bob));
-    let _ = std::fs::remove_dir_all(&dir);
 }

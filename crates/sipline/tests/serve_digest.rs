@@ -9,63 +9,29 @@
 //! request from the client was rejected because the nonce value was
 //! stale"). Stale is only said when the digest itself was right.
 
+mod support;
+
 use sipline_message::header::{Challenge, StdHeader};
 use sipline_message::{Bytes, Message, Method};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::serve::{Serve, ServeOptions};
+use support::{digest_credentials, status, udp_socket};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start(name: &str, nonce_lifetime_s: u64) -> Server {
-    let dir = std::env::temp_dir().join(format!("sipline-digest-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("sipline.toml");
-    std::fs::write(
-        &config,
-        format!(
+/// `sipline serve` for example.test with MD5 digest authentication of
+/// alice, nonces living `nonce_lifetime_s`.
+fn start(name: &str, nonce_lifetime_s: u64) -> Serve {
+    let options = ServeOptions::new(&format!("digest-{name}"));
+    let data = options.data_dir();
+    options
+        .config(format!(
             "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndomains = [\"example.test\"]\n\
              data_dir = \"{}\"\n\
              [auth]\nnonce_lifetime_s = {nonce_lifetime_s}\nalgorithms = [\"MD5\"]\n\
              [[auth.users]]\nname = \"alice\"\npassword = \"wonderland\"\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let addr = banner
-        .trim()
-        .rsplit("udp:")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    Server { child, addr, dir }
+            data.display()
+        ))
+        .start()
 }
 
 struct Client {
@@ -75,8 +41,7 @@ struct Client {
 
 impl Client {
     fn new(server: SocketAddr) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let sock = udp_socket(Duration::from_secs(5));
         Self { sock, server }
     }
 
@@ -111,10 +76,6 @@ Call-ID: digest-{}\r\nCSeq: {cseq} REGISTER\r\n",
     }
 }
 
-fn status(m: &Message) -> u16 {
-    m.as_response().unwrap().status.as_u16()
-}
-
 fn challenge(m: &Message, header: StdHeader) -> Challenge {
     Challenge::parse(m.headers().get(header).expect("a challenge")).unwrap()
 }
@@ -126,20 +87,7 @@ fn is_stale(c: &Challenge) -> bool {
 
 /// Credentials for alice answering `c`, with this nonce count.
 fn answer(c: &Challenge, method: &Method, uri: &str, password: &str, nc: u32) -> String {
-    sipline_auth::respond(
-        c,
-        &sipline_auth::DigestRequest {
-            method,
-            uri,
-            body: Some(b""),
-        },
-        "alice",
-        &sipline_auth::Credential::Password(password.into()),
-        "0a4f113b",
-        nc,
-    )
-    .unwrap()
-    .to_string()
+    digest_credentials(c, method, uri, "alice", password, "0a4f113b", nc)
 }
 
 fn bindings(m: &Message) -> Vec<String> {
@@ -153,7 +101,7 @@ fn bindings(m: &Message) -> Vec<String> {
 #[test]
 fn replayed_register_credentials_get_a_new_challenge() {
     let server = start("replay", 300);
-    let alice = Client::new(server.addr);
+    let alice = Client::new(server.udp());
     let contact = ("Contact", "<sip:alice@192.0.2.10:5060>");
 
     let r = alice.register(1, &[contact]);
@@ -210,7 +158,7 @@ fn replayed_register_credentials_get_a_new_challenge() {
 #[test]
 fn expired_nonce_is_stale_only_with_the_right_password() {
     let server = start("expired", 1);
-    let alice = Client::new(server.addr);
+    let alice = Client::new(server.udp());
     let r = alice.register(1, &[]);
     assert_eq!(status(&r), 401, "{r}");
     let c = challenge(&r, StdHeader::WwwAuthenticate);
@@ -243,7 +191,7 @@ fn expired_nonce_is_stale_only_with_the_right_password() {
 #[test]
 fn replayed_invite_credentials_get_a_new_proxy_challenge() {
     let server = start("invite", 300);
-    let alice = Client::new(server.addr);
+    let alice = Client::new(server.udp());
     let l = alice.sock.local_addr().unwrap();
     let uri = "sip:nobody@example.test";
     let invite = |cseq: u32, auth: Option<&str>| {
@@ -258,7 +206,7 @@ Content-Length: 0\r\n\r\n"
         )
     };
     let send = |text: String, cseq: u32| {
-        alice.sock.send_to(text.as_bytes(), server.addr).unwrap();
+        alice.sock.send_to(text.as_bytes(), server.udp()).unwrap();
         let r = alice.final_for(cseq);
         // ACK the non-2xx final response (§17.1.1.3), same branch
         let to = r.headers().get(StdHeader::To).unwrap().to_string();
@@ -267,7 +215,7 @@ Content-Length: 0\r\n\r\n"
 Max-Forwards: 70\r\nTo: {to}\r\nFrom: <sip:alice@example.test>;tag=i1\r\n\
 Call-ID: digest-invite-{cseq}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
         );
-        alice.sock.send_to(ack.as_bytes(), server.addr).unwrap();
+        alice.sock.send_to(ack.as_bytes(), server.udp()).unwrap();
         r
     };
 

@@ -5,73 +5,29 @@
 //! registrar returns the configured Service-Route (RFC 3608 §6.3), which a
 //! phone then preloads as Route (§6.1) and the proxy follows.
 
+mod support;
+
 use sipline_message::header::StdHeader;
 use sipline_message::{Bytes, Message, Method, StatusCode};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sipline-domains-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::serve::{Serve, ServeOptions};
+use support::{bin, drain, status, udp_socket, TempDir};
 
 /// `sipline serve` on a free UDP port with these `[server]` keys and the
 /// rest of the configuration (no users: open), and its banner's second line.
-fn start(name: &str, server: &str, rest: &str) -> (Server, String) {
-    let dir = temp_dir(name);
-    let path = dir.join("sipline.toml");
-    std::fs::write(
-        &path,
-        format!(
+fn start(name: &str, server: &str, rest: &str) -> (Serve, String) {
+    let options = ServeOptions::new(&format!("domains-{name}"));
+    let data = options.data_dir();
+    let serve = options
+        .config(format!(
             "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndata_dir = \"{}\"\n{server}\n{rest}",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut banner, mut second) = (String::new(), String::new());
-    out.read_line(&mut banner).unwrap();
-    out.read_line(&mut second).unwrap();
-    let addr = banner
-        .trim()
-        .rsplit("udp:")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (Server { child, addr, dir }, second)
-}
-
-fn status(m: &Message) -> u16 {
-    m.as_response().map_or(0, |r| r.status.as_u16())
+            data.display()
+        ))
+        .start();
+    let second = serve.next_line();
+    (serve, second)
 }
 
 struct Ua {
@@ -81,8 +37,7 @@ struct Ua {
 
 impl Ua {
     fn new(server: SocketAddr) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let sock = udp_socket(Duration::from_secs(5));
         Self { sock, server }
     }
 
@@ -148,9 +103,7 @@ Call-ID: {id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
 /// A phone that answers every INVITE 200 and reports each request it gets
 /// (its Request-URI and top Route) for 10 s.
 fn phone() -> (u16, mpsc::Receiver<(Method, String, Option<String>)>) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
+    let sock = udp_socket(Duration::from_millis(50));
     let port = sock.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -181,21 +134,6 @@ fn phone() -> (u16, mpsc::Receiver<(Method, String, Option<String>)>) {
     (port, rx)
 }
 
-fn requests(
-    rx: &mpsc::Receiver<(Method, String, Option<String>)>,
-    wait: Duration,
-) -> Vec<(Method, String, Option<String>)> {
-    let mut out = Vec::new();
-    let end = Instant::now() + wait;
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(m) => out.push(m),
-            Err(_) => break,
-        }
-    }
-    out
-}
-
 /// bob@proxied.test and carol@moved.test each register one phone; a call
 /// to bob reaches his phone, a call to carol is redirected to hers.
 /// `shown`: how the banner lists the domain whose mode is not the server's.
@@ -204,7 +142,7 @@ fn proxied_and_redirected(name: &str, server: &str, domains: &str, shown: &str) 
     assert!(banner.contains(shown), "{banner}");
     let (bob, bob_rx) = phone();
     let (carol, carol_rx) = phone();
-    let ua = Ua::new(server.addr);
+    let ua = Ua::new(server.udp());
     let r = ua.register(
         "bob",
         "proxied.test",
@@ -227,7 +165,7 @@ fn proxied_and_redirected(name: &str, server: &str, domains: &str, shown: &str) 
     let r = ua.invite("sip:bob@proxied.test", &format!("{name}1"), &[]);
     assert_eq!(status(&r), 200, "proxied: {r}");
     assert_eq!(r.to_tag(), Some(format!("ph{bob}").as_str()));
-    let got = requests(&bob_rx, Duration::from_millis(300));
+    let got = drain(&bob_rx, Duration::from_millis(300));
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(
         got[0].1,
@@ -244,7 +182,7 @@ fn proxied_and_redirected(name: &str, server: &str, domains: &str, shown: &str) 
         format!("sip:carol@127.0.0.1:{carol}")
     );
     assert!(
-        requests(&carol_rx, Duration::from_millis(300)).is_empty(),
+        drain(&carol_rx, Duration::from_millis(300)).is_empty(),
         "a redirect server sends no request (§8.3)"
     );
 }
@@ -279,7 +217,7 @@ fn a_redirect_domain_in_a_stateless_server() {
     );
     assert!(banner.contains("moved.test (redirect)"), "{banner}");
     let (carol, carol_rx) = phone();
-    let ua = Ua::new(server.addr);
+    let ua = Ua::new(server.udp());
     let r = ua.register(
         "carol",
         "moved.test",
@@ -289,7 +227,7 @@ fn a_redirect_domain_in_a_stateless_server() {
     assert_eq!(status(&r), 200, "{r}");
     let r = ua.invite("sip:carol@moved.test", "stl1", &[]);
     assert_eq!(status(&r), 302, "{r}");
-    assert!(requests(&carol_rx, Duration::from_millis(300)).is_empty());
+    assert!(drain(&carol_rx, Duration::from_millis(300)).is_empty());
 }
 
 #[test]
@@ -312,18 +250,18 @@ fn bad_domain_tables_stop_the_start_naming_the_key() {
             "registrar.service_route[0]",
         ),
     ] {
-        let dir = temp_dir("bad");
-        let path = dir.join("bad.toml");
+        let dir = TempDir::new("domains-bad");
+        let path = dir.file("bad.toml");
         std::fs::write(&path, config).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_sipline"))
+        let out = bin()
             .arg("serve")
             .arg("--config")
             .arg(&path)
             .args(["--listen", "udp:127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
+            .arg(dir.file("data"))
             .output()
             .unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
+        drop(dir);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{config}: {stderr}");
         assert!(
@@ -345,7 +283,7 @@ fn service_route_is_returned_and_followed() {
              [[domain]]\nname = \"home.test\"\n"
         ),
     );
-    let ua = Ua::new(server.addr);
+    let ua = Ua::new(server.udp());
     let sr = |m: &Message| -> Vec<String> {
         m.headers()
             .get_all(StdHeader::ServiceRoute)
@@ -372,11 +310,11 @@ fn service_route_is_returned_and_followed() {
     // alice preloads her outbound proxy (this server) and the service
     // route (§6.1): the server takes its own Route off and forwards to the
     // first Service-Route hop, which gets the rest
-    let mut routes = vec![format!("<sip:{};lr>", server.addr)];
+    let mut routes = vec![format!("<sip:{};lr>", server.udp())];
     routes.extend(expected.iter().cloned());
     let r = ua.invite("sip:carol@elsewhere.invalid", "srcall", &routes);
     assert_eq!(status(&r), 200, "{r}");
-    let got = requests(&hsp_rx, Duration::from_millis(300));
+    let got = drain(&hsp_rx, Duration::from_millis(300));
     assert_eq!(got.len(), 1, "{got:?}");
     let (method, uri, route) = &got[0];
     assert_eq!(*method, Method::Invite);

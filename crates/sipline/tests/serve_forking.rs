@@ -6,61 +6,27 @@
 //! cancelled, §16.10 / §9.1). Two phones register one address of record
 //! with q=1.0 and q=0.5.
 
+mod support;
+
 use sipline_message::header::StdHeader;
-use sipline_message::{Bytes, Message, Method, StatusCode};
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use sipline_message::{Bytes, Message, Method};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use support::serve::{Serve, ServeOptions};
+use support::{drain, phone_response, status, udp_socket};
 
 /// `sipline serve` with sequential forking and this branch timeout.
-fn start(name: &str, branch_timeout_s: u64) -> Server {
-    let dir = std::env::temp_dir().join(format!("sipline-fork-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("sipline.toml");
-    std::fs::write(
-        &config,
-        format!(
+fn start(name: &str, branch_timeout_s: u64) -> Serve {
+    let options = ServeOptions::new(&format!("fork-{name}"));
+    let data = options.data_dir();
+    options
+        .config(format!(
             "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nforking = \"sequential\"\n\
              data_dir = \"{}\"\n[timers]\nbranch_timeout_s = {branch_timeout_s}\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
-    Server { child, port, dir }
-}
-
-fn status(m: &Message) -> u16 {
-    m.as_response().map_or(0, |r| r.status.as_u16())
+            data.display()
+        ))
+        .start()
 }
 
 /// How a phone answers an INVITE: 180 at once, then `answer` after `delay`
@@ -75,9 +41,7 @@ struct Behaviour {
 /// A scripted phone on its own UDP socket; reports every request it gets
 /// with the time it got it. It runs for at most 10 s.
 fn phone(b: Behaviour) -> (u16, mpsc::Receiver<(Method, Instant)>) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
+    let sock = udp_socket(Duration::from_millis(20));
     let port = sock.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -85,20 +49,7 @@ fn phone(b: Behaviour) -> (u16, mpsc::Receiver<(Method, Instant)>) {
         let mut invite: Option<(Message, SocketAddr)> = None;
         let mut answer_at: Option<Instant> = None;
         let send = |code: u16, to: &Message, from: SocketAddr| {
-            let req = to.as_request().unwrap();
-            let mut r = sipline_message::builder::response_to(
-                req,
-                StatusCode::new(code).unwrap(),
-                Some(&format!("ph{port}")),
-            );
-            if code == 200 && req.method == Method::Invite {
-                r.headers
-                    .push(StdHeader::Contact, format!("<sip:bob@127.0.0.1:{port}>"));
-                for rr in to.headers().get_all(StdHeader::RecordRoute) {
-                    r.headers.push(StdHeader::RecordRoute, rr.clone());
-                }
-            }
-            let _ = sock.send_to(&Message::from(r).to_bytes(), from);
+            let _ = sock.send_to(&phone_response(to, code, port), from);
         };
         while Instant::now() < end {
             let mut buf = [0u8; 65535];
@@ -145,31 +96,18 @@ fn phone(b: Behaviour) -> (u16, mpsc::Receiver<(Method, Instant)>) {
 
 /// Registers bob with these (port, q) contacts.
 fn register(server: u16, contacts: &[(u16, &str)]) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let l = s.local_addr().unwrap();
-    let mut msg = format!(
-        "REGISTER sip:127.0.0.1:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKreg;rport\r\n\
-Max-Forwards: 70\r\nTo: <sip:bob@127.0.0.1:{server}>\r\nFrom: <sip:bob@127.0.0.1:{server}>;tag=r1\r\n\
-Call-ID: reg-bob\r\nCSeq: 1 REGISTER\r\n"
-    );
-    for (p, q) in contacts {
-        msg.push_str(&format!("Contact: <sip:bob@127.0.0.1:{p}>;q={q}\r\n"));
-    }
-    msg.push_str("Content-Length: 0\r\n\r\n");
-    s.send_to(msg.as_bytes(), ("127.0.0.1", server)).unwrap();
-    let mut buf = [0u8; 65535];
-    let (n, _) = s.recv_from(&mut buf).expect("REGISTER answered");
-    let r = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
-    assert_eq!(status(&r), 200, "{r}");
+    let values: Vec<String> = contacts
+        .iter()
+        .map(|(p, q)| format!("<sip:bob@127.0.0.1:{p}>;q={q}"))
+        .collect();
+    let r = support::register(server, "bob", &values);
     assert_eq!(r.contacts().unwrap().len(), contacts.len(), "{r}");
 }
 
 /// Sends an INVITE for bob and collects the responses until the final one
 /// (then ACKs a 2xx, §13.2.2.4, through the proxy by its Record-Route).
 fn call(server: u16, id: &str) -> (Vec<u16>, Message, Instant) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let sock = udp_socket(Duration::from_secs(8));
     let l = sock.local_addr().unwrap();
     let invite = format!(
         "INVITE sip:bob@127.0.0.1:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{id};rport\r\n\
@@ -202,18 +140,6 @@ From: <sip:alice@127.0.0.1:{server}>;tag=a1\r\nCall-ID: {id}\r\nCSeq: 1 ACK\r\nC
     }
 }
 
-fn drain(rx: &mpsc::Receiver<(Method, Instant)>, wait: Duration) -> Vec<(Method, Instant)> {
-    let mut out = Vec::new();
-    let end = Instant::now() + wait;
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(m) => out.push(m),
-            Err(_) => break,
-        }
-    }
-    out
-}
-
 fn methods(got: &[(Method, Instant)]) -> Vec<Method> {
     got.iter().map(|(m, _)| m.clone()).collect()
 }
@@ -238,9 +164,9 @@ fn ringing_first_choice_is_cancelled_after_the_branch_timeout() {
         answer: Some(200),
         delay: Duration::from_millis(100),
     });
-    register(server.port, &[(second, "0.5"), (first, "1.0")]);
+    register(server.port(), &[(second, "0.5"), (first, "1.0")]);
 
-    let (seen, ok, sent) = call(server.port, "seqtimeout");
+    let (seen, ok, sent) = call(server.port(), "seqtimeout");
     assert_eq!(status(&ok), 200, "{seen:?}");
     // the 200 is the second phone's (its To tag), after both 180s
     assert_eq!(ok.to_tag(), Some(format!("ph{second}").as_str()), "{ok}");
@@ -299,9 +225,9 @@ fn busy_first_choice_moves_on_at_once() {
         answer: Some(200),
         delay: Duration::from_millis(100),
     });
-    register(server.port, &[(first, "1.0"), (second, "0.5")]);
+    register(server.port(), &[(first, "1.0"), (second, "0.5")]);
 
-    let (seen, ok, sent) = call(server.port, "seqbusy");
+    let (seen, ok, sent) = call(server.port(), "seqbusy");
     assert_eq!(status(&ok), 200, "{seen:?}");
     assert_eq!(ok.to_tag(), Some(format!("ph{second}").as_str()), "{ok}");
     assert!(!seen.contains(&486), "{seen:?}");
@@ -345,8 +271,8 @@ fn answered_first_choice_leaves_the_second_alone() {
         answer: Some(200),
         delay: Duration::ZERO,
     });
-    register(server.port, &[(second, "0.5"), (first, "1.0")]);
-    let (seen, ok, _) = call(server.port, "seqanswered");
+    register(server.port(), &[(second, "0.5"), (first, "1.0")]);
+    let (seen, ok, _) = call(server.port(), "seqanswered");
     assert_eq!(status(&ok), 200, "{seen:?}");
     assert_eq!(ok.to_tag(), Some(format!("ph{first}").as_str()), "{ok}");
     assert_eq!(

@@ -5,26 +5,17 @@
 //! binding lives: with `--keepalive 0.3` it does, three seconds later;
 //! without keep-alives the INVITE is lost in the expired binding.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sipline"))
-}
+use support::serve::{Serve, ServeOptions};
+use support::{bin, Child};
 
 /// A NAT for one server: clients send to `inside`; each client gets its own
 /// public socket towards the server, dropped after `ttl` without outgoing
@@ -78,40 +69,25 @@ fn nat(server: SocketAddr, ttl: Duration) -> Nat {
     Nat { inside: addr, stop }
 }
 
-fn serve(dir: &std::path::Path) -> (Running, u16) {
-    // T1 = 50 ms: a branch lost in the NAT times out (Timer B, 64·T1) in 3.2 s.
-    std::fs::create_dir_all(dir).unwrap();
-    let config = dir.join("sipline.toml");
-    std::fs::write(
-        &config,
-        format!(
+/// `sipline serve` for example.test with T1 = 50 ms: a branch lost in the
+/// NAT times out (Timer B, 64·T1) in 3.2 s.
+fn serve(name: &str) -> Serve {
+    let options = ServeOptions::new(&format!("nat-{name}"));
+    let data = options.data_dir();
+    options
+        .config(format!(
             "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndomains = [\"example.test\"]\ndata_dir = \"{}\"\n\n[timers]\nt1_ms = 50\nt2_ms = 400\nt4_ms = 500\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = bin()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
-    (Running(child), port)
+            data.display()
+        ))
+        .start()
 }
 
 /// Registers bob behind the NAT, waits `idle`, then calls him through
 /// serve; true if the call was answered.
 fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> bool {
-    let dir = std::env::temp_dir().join(format!("sipline-nat-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (_serve, port) = serve(&dir);
-    let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let serve = serve(name);
+    let port = serve.port();
+    let server = serve.udp();
     let nat = nat(server, Duration::from_secs(1));
     let proxy = format!("sip:{}", nat.inside);
     let mut args = vec![
@@ -138,7 +114,7 @@ fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> bool 
         .spawn()
         .unwrap();
     let out = child.stdout.take().unwrap();
-    let _bob = Running(child);
+    let _bob = Child::new("sipline answer", child);
     let mut lines = BufReader::new(out).lines();
     let registered = (0..3).any(|_| {
         lines
@@ -165,7 +141,6 @@ fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> bool 
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     status.success()
 }
 

@@ -3,55 +3,22 @@
 //! §8.3). The phones register under one address of record; the caller's
 //! INVITE forks to both.
 
+mod support;
+
 use sipline_message::header::StdHeader;
-use sipline_message::{Bytes, Message, Method, StatusCode};
-use std::io::{BufRead, BufReader};
+use sipline_message::{Bytes, Message, Method};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use support::serve::{Serve, ServeOptions};
+use support::{drain, phone_response, recv, status, udp_socket};
 
-struct Server {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start(name: &str, extra: &[&str]) -> Server {
-    let dir = std::env::temp_dir().join(format!("sipline-proxy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .args(["serve", "--listen", "udp:127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
+/// `sipline serve` on UDP with these arguments more.
+fn start(name: &str, extra: &[&str]) -> Serve {
+    ServeOptions::new(&format!("proxy-{name}"))
+        .udp()
         .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let port = banner.trim().rsplit(':').next().unwrap().parse().unwrap();
-    Server { child, port, dir }
-}
-
-fn recv(s: &UdpSocket) -> Option<Message> {
-    let mut buf = [0u8; 65535];
-    let (n, _) = s.recv_from(&mut buf).ok()?;
-    Message::parse(Bytes::copy_from_slice(&buf[..n])).ok()
-}
-
-fn status(m: &Message) -> u16 {
-    m.as_response().map_or(0, |r| r.status.as_u16())
+        .start()
 }
 
 /// How a phone answers an INVITE: 180 at once, then `answer` after `delay`
@@ -64,9 +31,7 @@ struct Phone {
 
 /// Runs a phone on its own socket; reports every request it receives.
 fn phone(behaviour: Phone) -> (u16, mpsc::Receiver<Method>) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let sock = udp_socket(Duration::from_millis(100));
     let port = sock.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -83,19 +48,7 @@ fn phone(behaviour: Phone) -> (u16, mpsc::Receiver<Method>) {
                     return;
                 }
                 let reply = |code: u16, to: &Message| {
-                    let mut r = sipline_message::builder::response_to(
-                        to.as_request().unwrap(),
-                        StatusCode::new(code).unwrap(),
-                        Some(&format!("ph{port}")),
-                    );
-                    if code == 200 && to.as_request().unwrap().method == Method::Invite {
-                        r.headers
-                            .push(StdHeader::Contact, format!("<sip:bob@127.0.0.1:{port}>"));
-                        for rr in to.headers().get_all(StdHeader::RecordRoute) {
-                            r.headers.push(StdHeader::RecordRoute, rr.clone());
-                        }
-                    }
-                    let _ = sock.send_to(&Message::from(r).to_bytes(), from);
+                    let _ = sock.send_to(&phone_response(to, code, port), from);
                 };
                 match req.method {
                     // a re-INVITE within the dialog: accepted at once
@@ -121,19 +74,7 @@ fn phone(behaviour: Phone) -> (u16, mpsc::Receiver<Method>) {
             if answer_at.is_some_and(|t| std::time::Instant::now() >= t) {
                 answer_at = None;
                 if let (Some((inv, from)), Some(code)) = (&invite, behaviour.answer) {
-                    let mut r = sipline_message::builder::response_to(
-                        inv.as_request().unwrap(),
-                        StatusCode::new(code).unwrap(),
-                        Some(&format!("ph{port}")),
-                    );
-                    if code == 200 {
-                        r.headers
-                            .push(StdHeader::Contact, format!("<sip:bob@127.0.0.1:{port}>"));
-                        for rr in inv.headers().get_all(StdHeader::RecordRoute) {
-                            r.headers.push(StdHeader::RecordRoute, rr.clone());
-                        }
-                    }
-                    let _ = sock.send_to(&Message::from(r).to_bytes(), from);
+                    let _ = sock.send_to(&phone_response(inv, code, port), from);
                 }
             }
         }
@@ -141,22 +82,13 @@ fn phone(behaviour: Phone) -> (u16, mpsc::Receiver<Method>) {
     (port, rx)
 }
 
+/// Registers bob with a binding for each of these ports.
 fn register(server: u16, contacts: &[u16]) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let l = s.local_addr().unwrap();
-    let mut msg = format!(
-        "REGISTER sip:127.0.0.1:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKreg;rport\r\n\
-Max-Forwards: 70\r\nTo: <sip:bob@127.0.0.1:{server}>\r\nFrom: <sip:bob@127.0.0.1:{server}>;tag=r1\r\n\
-Call-ID: reg-bob\r\nCSeq: 1 REGISTER\r\n"
-    );
-    for p in contacts {
-        msg.push_str(&format!("Contact: <sip:bob@127.0.0.1:{p}>\r\n"));
-    }
-    msg.push_str("Content-Length: 0\r\n\r\n");
-    s.send_to(msg.as_bytes(), ("127.0.0.1", server)).unwrap();
-    let r = recv(&s).expect("REGISTER answered");
-    assert_eq!(status(&r), 200, "{r}");
+    let values: Vec<String> = contacts
+        .iter()
+        .map(|p| format!("<sip:bob@127.0.0.1:{p}>"))
+        .collect();
+    support::register(server, "bob", &values);
 }
 
 struct Caller {
@@ -166,8 +98,7 @@ struct Caller {
 
 impl Caller {
     fn new(server: u16) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let sock = udp_socket(Duration::from_secs(5));
         Self { sock, server }
     }
 
@@ -209,18 +140,6 @@ Call-ID: call-{branch}\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{l}>\r\nC
     }
 }
 
-fn drain(rx: &mpsc::Receiver<Method>, wait: Duration) -> Vec<Method> {
-    let mut out = Vec::new();
-    let end = std::time::Instant::now() + wait;
-    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(m) => out.push(m),
-            Err(_) => break,
-        }
-    }
-    out
-}
-
 #[test]
 fn forking_486_and_200_then_ack_and_bye() {
     let server = start("fork", &[]);
@@ -232,9 +151,9 @@ fn forking_486_and_200_then_ack_and_bye() {
         answer: Some(200),
         delay: Duration::from_millis(200),
     });
-    register(server.port, &[busy, ok]);
+    register(server.port(), &[busy, ok]);
 
-    let caller = Caller::new(server.port);
+    let caller = Caller::new(server.port());
     let branch = "z9hG4bKcall1";
     caller.send(&caller.request("INVITE", branch, 1, None, None));
     let (seen, ok200) = caller.final_for(Method::Invite);
@@ -246,7 +165,7 @@ fn forking_486_and_200_then_ack_and_bye() {
         .expect("record-routed")
         .to_string();
     assert!(
-        rr.contains(&format!("127.0.0.1:{}", server.port)) && rr.contains("lr"),
+        rr.contains(&format!("127.0.0.1:{}", server.port())) && rr.contains("lr"),
         "{rr}"
     );
 
@@ -261,7 +180,7 @@ fn forking_486_and_200_then_ack_and_bye() {
     let in_dialog = |method: &str, branch: &str, cseq: u32| {
         caller
             .request(method, branch, cseq, Some(&to_tag), Some(&rr))
-            .replacen(&format!("sip:bob@127.0.0.1:{}", server.port), &target, 1)
+            .replacen(&format!("sip:bob@127.0.0.1:{}", server.port()), &target, 1)
     };
     caller.send(&in_dialog("ACK", "z9hG4bKack1", 1));
     // a re-INVITE in the dialog, through the proxy by the route set, then its ACK
@@ -299,9 +218,9 @@ fn cancel_stops_both_ringing_phones() {
     };
     let (p1, rx1) = phone(ring);
     let (p2, rx2) = phone(ring);
-    register(server.port, &[p1, p2]);
+    register(server.port(), &[p1, p2]);
 
-    let caller = Caller::new(server.port);
+    let caller = Caller::new(server.port());
     let invite = caller.request("INVITE", "z9hG4bKcall2", 1, None, None);
     caller.send(&invite);
     let first = recv(&caller.sock).unwrap();
@@ -323,8 +242,8 @@ fn cancel_stops_both_ringing_phones() {
 #[test]
 fn redirect_mode_answers_302_with_contacts() {
     let server = start("redirect", &["--mode", "redirect"]);
-    register(server.port, &[40001, 40002]);
-    let caller = Caller::new(server.port);
+    register(server.port(), &[40001, 40002]);
+    let caller = Caller::new(server.port());
     caller.send(&caller.request("INVITE", "z9hG4bKcall3", 1, None, None));
     let (_, r) = caller.final_for(Method::Invite);
     // two contacts: 300 Multiple Choices (§8.3), each with its expires
@@ -339,7 +258,7 @@ fn redirect_mode_answers_302_with_contacts() {
 #[test]
 fn local_users_must_authenticate_their_invites() {
     let server = start("auth", &["--domain", "example.test", "--user", "alice:pw"]);
-    let caller = Caller::new(server.port);
+    let caller = Caller::new(server.port());
     let invite = caller
         .request("INVITE", "z9hG4bKcall4", 1, None, None)
         .replace(
@@ -347,7 +266,7 @@ fn local_users_must_authenticate_their_invites() {
             "From: <sip:alice@example.test",
         )
         .replace(
-            &format!("<sip:alice@example.test:{}>", server.port),
+            &format!("<sip:alice@example.test:{}>", server.port()),
             "<sip:alice@example.test>",
         );
     caller.send(&invite);
@@ -363,8 +282,8 @@ fn stateless_mode_forwards_without_transactions() {
         answer: Some(200),
         delay: Duration::from_millis(300),
     });
-    register(server.port, &[ok]);
-    let caller = Caller::new(server.port);
+    register(server.port(), &[ok]);
+    let caller = Caller::new(server.port());
     let invite = caller.request("INVITE", "z9hG4bKcall5", 1, None, None);
     caller.send(&invite);
     std::thread::sleep(Duration::from_millis(100));
@@ -390,8 +309,8 @@ fn cancel_after_the_final_response_gets_200() {
         answer: Some(200),
         delay: Duration::ZERO,
     });
-    register(server.port, &[p]);
-    let caller = Caller::new(server.port);
+    register(server.port(), &[p]);
+    let caller = Caller::new(server.port());
     let invite = caller.request("INVITE", "z9hG4bKcall9", 1, None, None);
     caller.send(&invite);
     let (_, ok) = caller.final_for(Method::Invite);

@@ -2,34 +2,23 @@
 //! 127.0.0.1 to the real binary, with digest authentication and the durable
 //! location store (RFC 3261 §10.3, §22).
 
-use sipline_message::header::StdHeader;
+mod support;
+
+use sipline_message::header::{Challenge, StdHeader};
 use sipline_message::{Bytes, Message, Method};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::serve::{Serve, ServeOptions};
+use support::{digest_credentials, status, udp_socket};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &Path, port: u16) -> Server {
+/// `sipline serve` for example.test with alice and bob as users, on
+/// `port` (0: any) of 127.0.0.1 and its location store in the data
+/// directory of `options`.
+fn start(options: ServeOptions, port: u16) -> Serve {
+    let data = options.data_dir();
     // RFC 8760 order: SHA-256 first, MD5 for older clients
-    let config = data_dir.join("sipline.toml");
-    std::fs::write(&config, "[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
+    options
+        .config("[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n")
         .args([
             "--listen",
             &format!("udp:127.0.0.1:{port}"),
@@ -43,24 +32,8 @@ fn start(data_dir: &Path, port: u16) -> Server {
             "bob:hunter2",
             "--data-dir",
         ])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sipline serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "sipline serve: listening on udp:127.0.0.1:PORT"
-    let addr = line
-        .trim()
-        .rsplit("udp:")
-        .next()
-        .and_then(|a| a.split(',').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("banner: {line:?}"));
-    Server { child, addr }
+        .args([data])
+        .start()
 }
 
 struct Client {
@@ -71,8 +44,7 @@ struct Client {
 
 impl Client {
     fn new(server: SocketAddr) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let sock = udp_socket(Duration::from_secs(5));
         Self {
             sock,
             server,
@@ -127,31 +99,22 @@ CSeq: {} REGISTER\r\n",
         let challenges: Vec<_> = first
             .headers()
             .get_all(StdHeader::WwwAuthenticate)
-            .map(|v| sipline_message::header::Challenge::parse(v).unwrap())
+            .map(|v| Challenge::parse(v).unwrap())
             .collect();
         let chosen = sipline_auth::choose_challenge(&challenges).unwrap();
-        let req = sipline_auth::DigestRequest {
-            method: &Method::Register,
-            uri: "sip:example.test",
-            body: Some(b""),
-        };
-        let creds = sipline_auth::respond(
+        let creds = digest_credentials(
             chosen,
-            &req,
+            &Method::Register,
+            "sip:example.test",
             user,
-            &sipline_auth::Credential::Password(password.into()),
+            password,
             "0a4f113b",
             1,
-        )
-        .unwrap();
+        );
         let mut extra = extra.to_vec();
-        extra.push(("Authorization", creds.to_string()));
+        extra.push(("Authorization", creds));
         self.register(user, contact, &extra)
     }
-}
-
-fn status(m: &Message) -> u16 {
-    m.as_response().unwrap().status.as_u16()
 }
 
 fn contact_expires(m: &Message) -> Vec<(String, u32)> {
@@ -165,18 +128,10 @@ fn contact_expires(m: &Message) -> Vec<(String, u32)> {
         .collect()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sipline-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn registration_with_auth_and_restart() {
-    let dir = temp_dir("registrar");
-    let server = start(&dir, 0);
-    let mut alice = Client::new(server.addr);
+    let server = start(ServeOptions::new("registrar"), 0);
+    let mut alice = Client::new(server.udp());
 
     // no credentials: 401 with digest challenges, SHA-256 and MD5 (RFC 8760)
     let r = alice.register("alice", Some("<sip:alice@192.0.2.10:5060>"), &[]);
@@ -190,36 +145,29 @@ fn registration_with_auth_and_restart() {
 
     // wrong password and unknown user: the same answer (no enumeration)
     let wrong = alice.register_auth("alice", "nope", Some("<sip:alice@192.0.2.10>"), &[]);
-    let mut mallory = Client::new(server.addr);
+    let mut mallory = Client::new(server.udp());
     let unknown = mallory.register_auth("mallory", "x", Some("<sip:m@192.0.2.66>"), &[]);
     assert_eq!((status(&wrong), status(&unknown)), (403, 403));
 
     // bob may not register alice's address (RFC 3261 §10.3 step 3)
-    let mut bob = Client::new(server.addr);
+    let mut bob = Client::new(server.udp());
     bob.cseq = 10;
     let mut text_extra = Vec::new();
     text_extra.push(("X-Test", "cross".to_string()));
     let r = {
         // bob's credentials on a REGISTER whose To is alice
         let first = bob.register("alice", Some("<sip:bob@192.0.2.11>"), &[]);
-        let c = sipline_message::header::Challenge::parse(
-            first.headers().get(StdHeader::WwwAuthenticate).unwrap(),
-        )
-        .unwrap();
-        let creds = sipline_auth::respond(
+        let c = Challenge::parse(first.headers().get(StdHeader::WwwAuthenticate).unwrap()).unwrap();
+        let creds = digest_credentials(
             &c,
-            &sipline_auth::DigestRequest {
-                method: &Method::Register,
-                uri: "sip:example.test",
-                body: Some(b""),
-            },
+            &Method::Register,
+            "sip:example.test",
             "bob",
-            &sipline_auth::Credential::Password("hunter2".into()),
+            "hunter2",
             "c1",
             1,
-        )
-        .unwrap();
-        text_extra.push(("Authorization", creds.to_string()));
+        );
+        text_extra.push(("Authorization", creds));
         bob.register("alice", Some("<sip:bob@192.0.2.11>"), &text_extra)
     };
     assert_eq!(status(&r), 403);
@@ -248,10 +196,10 @@ fn registration_with_auth_and_restart() {
     assert!((598..=600).contains(&b[0].1), "{b:?}");
 
     // kill -9, restart on the same port and data: the binding is still there
-    let addr = server.addr;
-    drop(server);
-    let server = start(&dir, addr.port());
-    assert_eq!(server.addr, addr);
+    let addr = server.udp();
+    let dir = server.stop();
+    let server = start(ServeOptions::in_dir(dir), addr.port());
+    assert_eq!(server.udp(), addr);
     std::thread::sleep(Duration::from_millis(1100));
     let r = alice.register_auth("alice", "secret", None, &[]);
     assert_eq!(status(&r), 200, "{r}");
@@ -272,5 +220,4 @@ fn registration_with_auth_and_restart() {
     assert_eq!(status(&r), 200);
     assert!(contact_expires(&r).is_empty());
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

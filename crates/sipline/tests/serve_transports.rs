@@ -5,119 +5,52 @@
 //! proxy by a caller on UDP (RFC 3261 §18: the proxy opens a TCP connection
 //! to the registered Contact and puts a TCP Via on top).
 
+mod support;
+
 use sipline_message::header::StdHeader;
 use sipline_message::parse::{frame, Frame};
 use sipline_message::{Bytes, Message, Method, ParseOptions, StatusCode};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::serve::{Serve, ServeOptions};
+use support::{bin, status, test_certs, text, udp_socket};
 
-struct Server {
-    child: Child,
-    /// What it listens on, by transport name ("udp", "tls", ...).
-    addrs: Vec<(String, SocketAddr)>,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn addr(&self, transport: &str) -> SocketAddr {
-        self.addrs
-            .iter()
-            .find(|(t, _)| t == transport)
-            .unwrap_or_else(|| panic!("no {transport} listener: {:?}", self.addrs))
-            .1
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A test CA and a certificate for 127.0.0.1 and localhost signed by it;
-/// returns the CA's file.
-fn write_certs(dir: &Path) -> PathBuf {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    dir.join("ca.pem")
-}
-
-fn start(name: &str) -> (Server, PathBuf) {
-    let dir =
-        std::env::temp_dir().join(format!("sipline-transports-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = write_certs(&dir);
-    let config = dir.join("sipline.toml");
-    std::fs::write(
-        &config,
-        format!(
+/// `sipline serve` on UDP, TCP, TLS, WS and WSS, its certificate signed
+/// by a test CA; returns the CA's file.
+fn start(name: &str) -> (Serve, PathBuf) {
+    let options = ServeOptions::new(&format!("transports-{name}"));
+    let dir = options.dir().to_path_buf();
+    let certs = test_certs();
+    std::fs::write(dir.join("cert.pem"), certs.cert).unwrap();
+    std::fs::write(dir.join("key.pem"), certs.key).unwrap();
+    std::fs::write(dir.join("ca.pem"), certs.ca).unwrap();
+    let data = options.data_dir();
+    let server = options
+        .config(format!(
             "[server]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\", \"tls:127.0.0.1:0\", \
              \"ws:127.0.0.1:0\", \"wss:127.0.0.1:0\"]\n\
              data_dir = \"{}\"\n\
              [tls]\ncert = \"{}\"\nkey = \"{}\"\n",
-            dir.join("data").display(),
+            data.display(),
             dir.join("cert.pem").display(),
             dir.join("key.pem").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sipline"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    // "sipline serve: listening on udp:127.0.0.1:A, tcp:127.0.0.1:B, ..."
-    let addrs = banner
-        .trim()
-        .trim_start_matches("sipline serve: listening on ")
-        .split(", ")
-        .filter_map(|s| {
-            let (t, a) = s.split_once(':')?;
-            Some((t.to_string(), a.parse().ok()?))
-        })
-        .collect::<Vec<_>>();
-    let server = Server { child, addrs, dir };
-    assert_eq!(server.addrs.len(), 5, "{banner}");
-    (server, ca)
+        ))
+        .start();
+    assert_eq!(server.listeners().len(), 5, "{}", server.banner());
+    (server, dir.join("ca.pem"))
 }
 
 fn options(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sipline"))
+    bin()
         .arg("options")
         .args(["--timeout", "10"])
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -289,10 +222,6 @@ fn tcp_phone(listener: TcpListener, run_for: Duration) -> mpsc::Receiver<Seen> {
     rx
 }
 
-fn status(m: &Message) -> u16 {
-    m.as_response().map_or(0, |r| r.status.as_u16())
-}
-
 #[test]
 fn register_over_tcp_then_a_call_from_udp_reaches_it_over_tcp() {
     let (server, _) = start("tcpcall");
@@ -335,10 +264,7 @@ Content-Length: 0\r\n\r\n",
     );
 
     // alice calls bob's address of record over UDP
-    let alice = UdpSocket::bind("127.0.0.1:0").unwrap();
-    alice
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    let alice = udp_socket(Duration::from_secs(5));
     let a = alice.local_addr().unwrap();
     let request = |method: &str, branch: &str, cseq: u32, uri: &str, extra: &str| {
         format!(

@@ -2,8 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use sipline_dialog::{Body, CallEvent, Config, Endpoint, Event, Handle, Hop};
-use sipline_message::header::NameAddr;
-use sipline_message::{Bytes, Message, Transport, Uri};
+use sipline_message::header::{NameAddr, StdHeader};
+use sipline_message::{Bytes, Message, Response, Transport, Uri};
 use sipline_sim::{Conditions, Datagram, Network};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -91,6 +91,25 @@ impl World {
         World::new(Conditions::perfect(Duration::from_millis(10)), 1)
     }
 
+    /// A network that loses `loss` of the datagrams each way, duplicates
+    /// 5%, with 20 ms latency and 30 ms jitter; alice (host 1) and bob
+    /// (host 2) on it, their endpoints seeded from `seed`. Returns the
+    /// world and their indices.
+    pub fn lossy(loss: f64, seed: u64) -> (World, usize, usize) {
+        let mut w = World::new(
+            Conditions {
+                loss,
+                duplicate: 0.05,
+                latency: Duration::from_millis(20),
+                jitter: Duration::from_millis(30),
+            },
+            seed,
+        );
+        let a = w.ua("alice", 1, |c| c.seed = Some(seed));
+        let b = w.ua("bob", 2, |c| c.seed = Some(seed + 1000));
+        (w, a, b)
+    }
+
     /// Adds a user agent at host `n`; returns its index.
     pub fn ua(&mut self, user: &str, n: u16, tweak: impl FnOnce(&mut Config)) -> usize {
         let mut c = config(user, n, n as u64 * 7919);
@@ -119,6 +138,12 @@ impl World {
             Party::Script(s) => &mut s.inbox,
             Party::Ua(_) => panic!("party {i} is a user agent"),
         }
+    }
+
+    /// A scripted party sends a response to host `to`.
+    pub fn send_response(&mut self, from: usize, to: u16, response: Response) {
+        let text = String::from_utf8(Message::Response(response).to_bytes().to_vec()).unwrap();
+        self.send_raw(from, to, &text.replace("\r\n", "\n"));
     }
 
     /// A scripted party sends raw text to host `to`.
@@ -272,6 +297,25 @@ impl World {
         })
     }
 
+    /// Every message sent whose first line starts with `start`, parsed,
+    /// with the time it was sent.
+    pub fn sent(&self, start: &str) -> Vec<(Duration, Message)> {
+        self.log
+            .iter()
+            .filter(|(_, _, _, m)| m.starts_with(start.as_bytes()))
+            .map(|(t, _, _, m)| (*t, Message::parse(m.clone()).unwrap()))
+            .collect()
+    }
+
+    /// The same as [`World::sent`], of the messages host `from` sent.
+    pub fn sent_by(&self, from: u16, start: &str) -> Vec<(Duration, Message)> {
+        self.log
+            .iter()
+            .filter(|(_, f, _, m)| *f == from && m.starts_with(start.as_bytes()))
+            .map(|(t, _, _, m)| (*t, Message::parse(m.clone()).unwrap()))
+            .collect()
+    }
+
     /// How many messages whose first line starts with `start` were sent.
     pub fn count_sent(&self, start: &str) -> usize {
         self.log
@@ -285,4 +329,97 @@ pub fn sdp(port: u16, dir: &str) -> Body {
     Body::sdp(format!(
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na={dir}\r\n"
     ))
+}
+
+/// A header's value, as text.
+pub fn header(m: &Message, h: StdHeader) -> Option<String> {
+    m.headers().get(h).map(|v| v.to_string())
+}
+
+/// Whether party `i` has had an event for `call` that `f` accepts.
+pub fn has(w: &World, i: usize, call: Handle, f: impl Fn(&CallEvent) -> bool) -> bool {
+    w.call_events(i, call).iter().any(f)
+}
+
+/// Whether party `i`'s `call` was answered (a 2xx).
+pub fn answered(w: &World, i: usize, call: Handle) -> bool {
+    has(w, i, call, |e| matches!(e, CallEvent::Answered { .. }))
+}
+
+/// Whether party `i`'s incoming `call` got its ACK.
+pub fn confirmed(w: &World, i: usize, call: Handle) -> bool {
+    has(w, i, call, |e| matches!(e, CallEvent::Confirmed { .. }))
+}
+
+/// How many offers (re-INVITE, UPDATE) party `i` got in `call`.
+pub fn offers(w: &World, i: usize, call: Handle) -> usize {
+    w.call_events(i, call)
+        .iter()
+        .filter(|e| matches!(e, CallEvent::Offer { .. }))
+        .count()
+}
+
+/// Party `a` calls bob at host `n` with an offer (`sdp(4000,
+/// "sendrecv")`), now.
+pub fn call_with_offer(w: &mut World, a: usize, n: u16) -> Handle {
+    let now = w.now;
+    w.ep(a)
+        .call(now, uri("bob", n), Some(sdp(4000, "sendrecv")), vec![])
+        .unwrap()
+}
+
+/// Party `a` (alice) calls bob at host 2 with an offer (`sdp(4000,
+/// "sendrecv")`); runs until party `b` (bob) has the call (1 s at most).
+/// Returns alice's and bob's handles.
+pub fn call_bob(w: &mut World, a: usize, b: usize) -> (Handle, Handle) {
+    let call = call_with_offer(w, a, 2);
+    assert!(w.run_until(Duration::from_secs(1), |w| w.incoming_call(b).is_some()));
+    let inc = w.incoming_call(b).unwrap();
+    (call, inc)
+}
+
+/// Alice (host 1) and bob (host 2), both as configured by default, and
+/// alice's call to bob as [`call_bob`] makes it: (alice, bob, alice's
+/// call, bob's).
+pub fn alice_calls_bob(w: &mut World) -> (usize, usize, Handle, Handle) {
+    let a = w.ua("alice", 1, |_| {});
+    let b = w.ua("bob", 2, |_| {});
+    let (call, inc) = call_bob(w, a, b);
+    (a, b, call, inc)
+}
+
+/// Party `b` answers `inc` with 200 and its answer (`sdp(5000,
+/// "sendrecv")`).
+pub fn answer(w: &mut World, b: usize, inc: Handle) {
+    let now = w.now;
+    w.ep(b)
+        .answer(now, inc, Some(sdp(5000, "sendrecv")))
+        .unwrap();
+}
+
+/// [`alice_calls_bob`], bob answers, and runs until bob has the ACK.
+pub fn established(w: &mut World) -> (usize, usize, Handle, Handle) {
+    let (a, b, call, inc) = alice_calls_bob(w);
+    answer(w, b, inc);
+    assert!(w.run_until(Duration::from_secs(1), |w| confirmed(w, b, inc)));
+    (a, b, call, inc)
+}
+
+/// Alice (host 1), bob (host 2) and carol (host 3), all configured by
+/// default.
+pub fn alice_bob_and_carol(w: &mut World) -> (usize, usize, usize) {
+    let a = w.ua("alice", 1, |_| {});
+    let b = w.ua("bob", 2, |_| {});
+    let c = w.ua("carol", 3, |_| {});
+    (a, b, c)
+}
+
+/// Party `a` calls bob at host 9, the scripted party `s`, with an offer
+/// (`sdp(4000, "sendrecv")`); after 50 ms, returns the call and the
+/// INVITE taken from the script's inbox.
+pub fn call_script(w: &mut World, a: usize, s: usize) -> (Handle, Message) {
+    let call = call_with_offer(w, a, 9);
+    w.run(Duration::from_millis(50));
+    let invite = w.inbox(s).remove(0);
+    (call, invite)
 }
