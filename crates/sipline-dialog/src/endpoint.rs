@@ -1810,8 +1810,30 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         Some(r)
     }
 
-    /// Our hop towards the sender of a request: used for our Contact.
+    /// Our hop towards the previous hop of a request, for our Contact: the
+    /// address and transport the request came over (its top Via), so our
+    /// Contact names a transport we were reached on (RFC 3261 §8.1.1.8),
+    /// not whatever the peer's own Contact uses.
     fn uas_hop(&mut self, m: &Message) -> Option<Hop<A>> {
+        let via = m.top_via().ok();
+        let by_via = via.and_then(|v| {
+            let host = match &v.host {
+                Host::Ipv6(a) => format!("[{a}]"),
+                h => h.to_string(),
+            };
+            let port = v.port.map(|p| format!(":{p}")).unwrap_or_default();
+            let t = v.transport.to_ascii_lowercase();
+            let scheme = if t == "tls" || t == "wss" { "sips" } else { "sip" };
+            let param = if t == "udp" || t == "tls" {
+                String::new()
+            } else {
+                format!(";transport={t}")
+            };
+            Uri::parse(&format!("{scheme}:{host}{port}{param}")).ok()
+        });
+        if let Some(hop) = by_via.and_then(|u| self.route(&u)) {
+            return Some(hop);
+        }
         let uri = contact_uri(m)?;
         self.route(&uri)
     }

@@ -348,3 +348,83 @@ Call-ID: tcpcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nConte
         assert_eq!(s.peer.ip(), tcp.ip());
     }
 }
+
+/// The user agent as a client of TLS, WS and WSS (RFC 5630, RFC 7118):
+/// alice sends her INVITE through the proxy over each (an outbound proxy
+/// URI naming the transport), bob answers on UDP; the call has RTP both
+/// ways and ends with alice's BYE. Inside the dialog alice follows the
+/// route set, which names serve's UDP listener (serve records one route;
+/// RFC 5658 double Record-Route and RFC 5626 flow tokens, which a client
+/// with no listener of its own would need, are not done yet).
+#[test]
+fn user_agent_calls_over_tls_ws_and_wss() {
+    let (server, ca) = start("ua");
+    let ca = ca.to_str().unwrap();
+    let udp = server.addr("udp");
+    for transport in ["tls", "ws", "wss"] {
+        let bob = format!("sip:bob-{transport}@{udp}");
+        let mut answer = support::Child::spawn(
+            "sipline answer",
+            bin()
+                .args([
+                    "answer",
+                    "--register",
+                    &format!("sip:{udp}"),
+                    "--from",
+                    &bob,
+                    "--count",
+                    "1",
+                    "--listen",
+                    "127.0.0.1:0",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
+        let proxy = format!("sip:{};transport={transport}", server.addr(transport));
+        // The registration is the first thing answer does: retry briefly.
+        let until = Instant::now() + Duration::from_secs(10);
+        let out = loop {
+            let out = bin()
+                .args([
+                    "call",
+                    &bob,
+                    "--proxy",
+                    &proxy,
+                    "--ca",
+                    ca,
+                    "--duration",
+                    "0.5",
+                    "--json",
+                    "--trace",
+                ])
+                .output()
+                .unwrap();
+            if out.status.success() || Instant::now() > until {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        assert!(out.status.success(), "{transport}: {}", text(&out.stderr));
+        let trace = text(&out.stderr);
+        let upper = transport.to_ascii_uppercase();
+        assert!(
+            trace.contains(&format!("--> {upper} ")) && trace.contains("INVITE sip:bob"),
+            "{transport}: the INVITE went over {upper}:\n{trace}\n{}",
+            text(&out.stdout)
+        );
+        let events = support::json_lines(&out.stdout);
+        let media = support::find_event(&events, "media").expect("media stats");
+        assert!(
+            media["packets_received"].as_u64().unwrap() >= 10,
+            "{transport}: {media}"
+        );
+        assert_eq!(
+            support::find_event(&events, "ended").unwrap()["reason"],
+            "LocalBye"
+        );
+        assert!(
+            answer.wait(Duration::from_secs(10)).success(),
+            "{transport}: bob got the BYE and exits after his call"
+        );
+    }
+}
