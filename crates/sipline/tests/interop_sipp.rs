@@ -47,8 +47,10 @@ fn sipp_calls_through_the_proxy() {
     let uac_port = free_udp_port();
     let out = Command::new("timeout")
         .args(["60", "sipp", "-sn", "uac", &format!("127.0.0.1:{port}")])
+        // 40 calls/s: this checks interop, not load (bench/ does that); at
+        // 100/s a busy CI machine made SIPp count a few calls failed.
         .args([
-            "-s", "callee", "-m", "200", "-r", "100", "-l", "50", "-d", "100",
+            "-s", "callee", "-m", "200", "-r", "40", "-l", "20", "-d", "100",
         ])
         .args(["-i", "127.0.0.1", "-p", &uac_port.to_string(), "-nostdin"])
         .args(["-timeout", "50", "-timeout_error"])
