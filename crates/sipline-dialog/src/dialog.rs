@@ -3,7 +3,7 @@
 
 use sipline_message::builder::RequestBuilder;
 use sipline_message::header::{NameAddr, StdHeader};
-use sipline_message::{Message, Method, Request, Uri};
+use sipline_message::{Headers, Message, Method, Request, Uri};
 
 /// A dialog identifier (RFC 3261 §12): Call-ID, local tag, remote tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,8 +58,8 @@ pub struct Dialog {
     pub secure: bool,
 }
 
-fn contact_uri(m: &Message) -> Option<Uri> {
-    m.contacts()
+fn contact_uri(h: &Headers) -> Option<Uri> {
+    h.contacts()
         .ok()?
         .into_iter()
         .find_map(|c| c.address().map(|a| a.uri.clone()))
@@ -70,11 +70,11 @@ impl Dialog {
     /// carrying `local_tag` (§12.1.1). `None` when the request lacks From,
     /// To, Call-ID, CSeq or Contact.
     pub fn uas(request: &Request, local_tag: &str, state: DialogState) -> Option<Dialog> {
-        let m = Message::Request(request.clone());
+        let m = &request.headers;
         let mut local = m.to_header().ok()?;
         local.set_tag(local_tag);
         let remote = m.from_header().ok()?;
-        let remote_target = contact_uri(&m)?;
+        let remote_target = contact_uri(m)?;
         let route_set = m.record_routes().ok()?;
         let secure =
             matches!(&request.uri, Uri::Sip(s) if s.scheme == sipline_message::uri::Scheme::Sips);
@@ -99,13 +99,13 @@ impl Dialog {
     /// (§12.1.2): the response needs a To tag and a Contact.
     pub fn uac(request: &Request, response: &Message) -> Option<Dialog> {
         let status = response.as_response()?.status;
-        let req = Message::Request(request.clone());
+        let req = &request.headers;
         let remote = response.to_header().ok()?;
         let remote_tag = remote.tag()?.to_string();
         let local = req.from_header().ok()?;
         let mut route_set = response.record_routes().ok()?;
         route_set.reverse();
-        let remote_target = contact_uri(response)?;
+        let remote_target = contact_uri(response.headers())?;
         let secure =
             matches!(&request.uri, Uri::Sip(s) if s.scheme == sipline_message::uri::Scheme::Sips);
         Some(Dialog {
@@ -132,7 +132,7 @@ impl Dialog {
     /// Takes a new remote target from the Contact of a target-refresh
     /// request or response (§12.2.1.2, §12.2.2).
     pub fn refresh_target(&mut self, m: &Message) {
-        if let Some(uri) = contact_uri(m) {
+        if let Some(uri) = contact_uri(m.headers()) {
             self.remote_target = uri;
         }
     }

@@ -1659,11 +1659,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let Some(d) = call.dialog.clone() else {
             return;
         };
-        let seq = call.reinvite_seq.unwrap_or_else(|| {
-            Message::Request(call.invite.clone())
-                .cseq()
-                .map_or(1, |c| c.seq)
-        });
+        let seq = call
+            .reinvite_seq
+            .unwrap_or_else(|| call.invite.headers.cseq().map_or(1, |c| c.seq));
         let invite = call.invite.clone();
         let Some(hop) = self.route(&d.next_hop()) else {
             return;
@@ -1823,7 +1821,11 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             };
             let port = v.port.map(|p| format!(":{p}")).unwrap_or_default();
             let t = v.transport.to_ascii_lowercase();
-            let scheme = if t == "tls" || t == "wss" { "sips" } else { "sip" };
+            let scheme = if t == "tls" || t == "wss" {
+                "sips"
+            } else {
+                "sip"
+            };
             let param = if t == "udp" || t == "tls" {
                 String::new()
             } else {
@@ -2034,19 +2036,16 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     }
 
     fn on_ack(&mut self, now: Instant, ack: Message) {
-        let Some(h) = self.find_dialog_call(&ack) else {
+        let Some(h) = self.find_dialog_call(ack.headers()) else {
             return;
         };
         let Some(c) = self.calls.get_mut(&h) else {
             return;
         };
         let seq = ack.cseq().map_or(0, |c| c.seq);
-        let invite_seq = c.offer_in_seq().or_else(|| {
-            Message::Request(c.invite.clone())
-                .cseq()
-                .ok()
-                .map(|x| x.seq)
-        });
+        let invite_seq = c
+            .offer_in_seq()
+            .or_else(|| c.invite.headers.cseq().ok().map(|x| x.seq));
         if c.ok.is_some() && Some(seq) >= invite_seq {
             c.ok = None;
             let body = Body::of(&ack);
@@ -2058,13 +2057,12 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     // ----- requests received -----
 
     fn on_request(&mut self, now: Instant, tx: TransactionId, req: Request) {
-        let m = Message::Request(req.clone());
-        if req.method != Method::Invite && m.headers().contains(StdHeader::Replaces) {
+        if req.method != Method::Invite && req.headers.contains(StdHeader::Replaces) {
             // RFC 3891 §3: Replaces outside an INVITE: 400.
             self.simple_response(now, tx, &req, 400);
             return;
         }
-        if m.to_tag().is_some() {
+        if req.headers.to_tag().is_some() {
             self.on_in_dialog_request(now, tx, req);
             return;
         }
@@ -2087,7 +2085,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         }
     }
 
-    fn find_dialog_call(&self, m: &Message) -> Option<Handle> {
+    fn find_dialog_call(&self, m: &sipline_message::Headers) -> Option<Handle> {
         let call_id = m.call_id()?.to_string();
         let local = m.to_tag()?.to_string();
         let h = *self.by_dialog.get(&(call_id, local))?;
@@ -2108,7 +2106,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
 
     fn on_in_dialog_request(&mut self, now: Instant, tx: TransactionId, req: Request) {
         let m = Message::Request(req.clone());
-        let Some(h) = self.find_dialog_call(&m) else {
+        let Some(h) = self.find_dialog_call(&req.headers) else {
             if matches!(req.method, Method::Subscribe | Method::Notify) {
                 // RFC 6665: a subscription's dialog (or 481).
                 self.on_subscription_request(now, tx, req);
@@ -2688,10 +2686,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let Some(c) = self.calls.remove(&h) else {
             return;
         };
-        let call_id = Message::Request(c.invite.clone())
-            .call_id()
-            .unwrap_or_default()
-            .to_string();
+        let call_id = c.invite.headers.call_id().unwrap_or_default().to_string();
         self.by_dialog.remove(&(call_id, c.local_tag.clone()));
         // Transactions still running keep their table entries until they
         // end; they no longer belong to the call.
@@ -3174,9 +3169,7 @@ impl<A: Clone> Call<A> {
 
     /// The CSeq number of the initial INVITE.
     fn invite_seq(&self) -> u32 {
-        Message::Request(self.invite.clone())
-            .cseq()
-            .map_or(1, |c| c.seq)
+        self.invite.headers.cseq().map_or(1, |c| c.seq)
     }
 
     /// UAC: writes the current dialog back into the list of early dialogs
@@ -3249,12 +3242,7 @@ fn contact_uri(m: &Message) -> Option<Uri> {
 }
 
 fn first_route(r: &Request) -> Option<Uri> {
-    Message::Request(r.clone())
-        .routes()
-        .ok()?
-        .into_iter()
-        .next()
-        .map(|n| n.uri)
+    r.headers.routes().ok()?.into_iter().next().map(|n| n.uri)
 }
 
 /// Copies Authorization and Proxy-Authorization rows (§13.2.2.4: the ACK

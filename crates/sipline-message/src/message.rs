@@ -118,6 +118,154 @@ fn invalid(h: StdHeader, row: &Header) -> ParseError {
     ParseError::new(ErrorKind::InvalidHeader(h), row.offset())
 }
 
+/// Typed views of header fields, for any message's headers (a
+/// [`Request`]'s or a [`Response`]'s without wrapping them in a
+/// [`Message`]); [`Message`] has the same methods.
+impl Headers {
+    fn first_row(&self, h: StdHeader) -> Result<&Header, ParseError> {
+        self.get_row(h).ok_or_else(|| missing(h))
+    }
+
+    fn typed<T>(
+        &self,
+        h: StdHeader,
+        parse: impl Fn(&ByteString) -> Result<T, InvalidValue>,
+    ) -> Result<Option<T>, ParseError> {
+        match self.get_row(h) {
+            None => Ok(None),
+            Some(row) => parse(&row.value).map(Some).map_err(|_| invalid(h, row)),
+        }
+    }
+
+    fn typed_list<T>(
+        &self,
+        h: StdHeader,
+        parse: impl Fn(&ByteString) -> Result<T, InvalidValue>,
+    ) -> Result<Vec<T>, ParseError> {
+        let mut out = Vec::new();
+        for row in self.rows(h) {
+            for v in crate::header::ListValues::new(&row.value, true) {
+                out.push(parse(&v).map_err(|_| invalid(h, row))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The topmost Via value (RFC 3261 §20.42).
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        let row = self.first_row(StdHeader::Via)?;
+        let v = self
+            .first_value(StdHeader::Via)
+            .ok_or_else(|| invalid(StdHeader::Via, row))?;
+        Via::parse(&v).map_err(|_| invalid(StdHeader::Via, row))
+    }
+
+    /// Every Via value, top first.
+    pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
+        self.typed_list(StdHeader::Via, Via::parse)
+    }
+
+    /// The branch of the top Via, read without parsing the rest of it.
+    pub fn branch(&self) -> Option<&str> {
+        let row = self.get_row(StdHeader::Via)?;
+        crate::header::via_branch(&row.value)
+    }
+
+    /// The sent-by (host as written, and port) of the top Via, read without
+    /// parsing the rest of it or allocating: with [`Message::branch`], what
+    /// transaction matching needs (RFC 3261 §17.2.3).
+    pub fn top_via_sent_by(&self) -> Option<(&str, Option<u16>)> {
+        let row = self.get_row(StdHeader::Via)?;
+        crate::header::via_sent_by(&row.value)
+    }
+
+    /// From (RFC 3261 §20.20).
+    pub fn from_header(&self) -> Result<NameAddr, ParseError> {
+        self.typed(StdHeader::From, NameAddr::parse)?
+            .ok_or_else(|| missing(StdHeader::From))
+    }
+
+    /// To (RFC 3261 §20.39).
+    pub fn to_header(&self) -> Result<NameAddr, ParseError> {
+        self.typed(StdHeader::To, NameAddr::parse)?
+            .ok_or_else(|| missing(StdHeader::To))
+    }
+
+    /// The From tag, read without parsing the URI.
+    pub fn from_tag(&self) -> Option<&str> {
+        find_tag(self.get(StdHeader::From)?)
+    }
+
+    /// The To tag, read without parsing the URI.
+    pub fn to_tag(&self) -> Option<&str> {
+        find_tag(self.get(StdHeader::To)?)
+    }
+
+    /// Call-ID (RFC 3261 §20.8).
+    pub fn call_id(&self) -> Option<&str> {
+        self.get(StdHeader::CallId).map(|v| &**v)
+    }
+
+    /// CSeq (RFC 3261 §20.16).
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        self.typed(StdHeader::CSeq, CSeq::parse)?
+            .ok_or_else(|| missing(StdHeader::CSeq))
+    }
+
+    /// Max-Forwards (RFC 3261 §20.22), if present.
+    pub fn max_forwards(&self) -> Result<Option<u32>, ParseError> {
+        self.typed(StdHeader::MaxForwards, |v| {
+            crate::header::parse_u32(v)
+                .filter(|&n| n <= 255)
+                .ok_or(InvalidValue)
+        })
+    }
+
+    /// Content-Length, if present.
+    pub fn content_length(&self) -> Result<Option<u32>, ParseError> {
+        self.typed(StdHeader::ContentLength, |v| {
+            crate::header::parse_u32(v).ok_or(InvalidValue)
+        })
+    }
+
+    /// Expires (RFC 3261 §20.19), if present.
+    pub fn expires(&self) -> Result<Option<u32>, ParseError> {
+        self.typed(StdHeader::Expires, |v| {
+            crate::header::parse_u32(v).ok_or(InvalidValue)
+        })
+    }
+
+    /// Content-Type (RFC 3261 §20.15), if present.
+    pub fn content_type(&self) -> Result<Option<MediaType>, ParseError> {
+        self.typed(StdHeader::ContentType, MediaType::parse)
+    }
+
+    /// Every Contact value (RFC 3261 §20.10).
+    pub fn contacts(&self) -> Result<Vec<Contact>, ParseError> {
+        self.typed_list(StdHeader::Contact, Contact::parse)
+    }
+
+    /// Every Route value, top first.
+    pub fn routes(&self) -> Result<Vec<NameAddr>, ParseError> {
+        self.typed_list(StdHeader::Route, NameAddr::parse)
+    }
+
+    /// Every Record-Route value, top first.
+    pub fn record_routes(&self) -> Result<Vec<NameAddr>, ParseError> {
+        self.typed_list(StdHeader::RecordRoute, NameAddr::parse)
+    }
+
+    /// Every value of a list of name-addrs (Path, Service-Route, P-Asserted-Identity ...).
+    pub fn name_addrs(&self, h: StdHeader) -> Result<Vec<NameAddr>, ParseError> {
+        self.typed_list(h, NameAddr::parse)
+    }
+
+    /// Every token of a token list (Require, Supported, Allow, Proxy-Require ...).
+    pub fn tokens(&self, h: StdHeader) -> Vec<ByteString> {
+        self.values(h).collect()
+    }
+}
+
 impl Message {
     /// Parses one message received as a datagram, reading tolerantly
     /// (see [`crate::parse::parse`] for options).
@@ -189,148 +337,101 @@ impl Message {
         }
     }
 
-    fn first_row(&self, h: StdHeader) -> Result<&Header, ParseError> {
-        self.headers().get_row(h).ok_or_else(|| missing(h))
-    }
-
-    fn typed<T>(
-        &self,
-        h: StdHeader,
-        parse: impl Fn(&ByteString) -> Result<T, InvalidValue>,
-    ) -> Result<Option<T>, ParseError> {
-        match self.headers().get_row(h) {
-            None => Ok(None),
-            Some(row) => parse(&row.value).map(Some).map_err(|_| invalid(h, row)),
-        }
-    }
-
-    fn typed_list<T>(
-        &self,
-        h: StdHeader,
-        parse: impl Fn(&ByteString) -> Result<T, InvalidValue>,
-    ) -> Result<Vec<T>, ParseError> {
-        let mut out = Vec::new();
-        for row in self.headers().rows(h) {
-            for v in crate::header::ListValues::new(&row.value, true) {
-                out.push(parse(&v).map_err(|_| invalid(h, row))?);
-            }
-        }
-        Ok(out)
-    }
-
     /// The topmost Via value (RFC 3261 §20.42).
     pub fn top_via(&self) -> Result<Via, ParseError> {
-        let row = self.first_row(StdHeader::Via)?;
-        let v = self
-            .headers()
-            .first_value(StdHeader::Via)
-            .ok_or_else(|| invalid(StdHeader::Via, row))?;
-        Via::parse(&v).map_err(|_| invalid(StdHeader::Via, row))
+        self.headers().top_via()
     }
 
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        self.typed_list(StdHeader::Via, Via::parse)
+        self.headers().vias()
     }
 
     /// The branch of the top Via, read without parsing the rest of it.
     pub fn branch(&self) -> Option<&str> {
-        let row = self.headers().get_row(StdHeader::Via)?;
-        crate::header::via_branch(&row.value)
+        self.headers().branch()
     }
 
     /// The sent-by (host as written, and port) of the top Via, read without
     /// parsing the rest of it or allocating: with [`Message::branch`], what
     /// transaction matching needs (RFC 3261 §17.2.3).
     pub fn top_via_sent_by(&self) -> Option<(&str, Option<u16>)> {
-        let row = self.headers().get_row(StdHeader::Via)?;
-        crate::header::via_sent_by(&row.value)
+        self.headers().top_via_sent_by()
     }
 
     /// From (RFC 3261 §20.20).
     pub fn from_header(&self) -> Result<NameAddr, ParseError> {
-        self.typed(StdHeader::From, NameAddr::parse)?
-            .ok_or_else(|| missing(StdHeader::From))
+        self.headers().from_header()
     }
 
     /// To (RFC 3261 §20.39).
     pub fn to_header(&self) -> Result<NameAddr, ParseError> {
-        self.typed(StdHeader::To, NameAddr::parse)?
-            .ok_or_else(|| missing(StdHeader::To))
+        self.headers().to_header()
     }
 
     /// The From tag, read without parsing the URI.
     pub fn from_tag(&self) -> Option<&str> {
-        find_tag(self.headers().get(StdHeader::From)?)
+        self.headers().from_tag()
     }
 
     /// The To tag, read without parsing the URI.
     pub fn to_tag(&self) -> Option<&str> {
-        find_tag(self.headers().get(StdHeader::To)?)
+        self.headers().to_tag()
     }
 
     /// Call-ID (RFC 3261 §20.8).
     pub fn call_id(&self) -> Option<&str> {
-        self.headers().get(StdHeader::CallId).map(|v| &**v)
+        self.headers().call_id()
     }
 
     /// CSeq (RFC 3261 §20.16).
     pub fn cseq(&self) -> Result<CSeq, ParseError> {
-        self.typed(StdHeader::CSeq, CSeq::parse)?
-            .ok_or_else(|| missing(StdHeader::CSeq))
+        self.headers().cseq()
     }
 
     /// Max-Forwards (RFC 3261 §20.22), if present.
     pub fn max_forwards(&self) -> Result<Option<u32>, ParseError> {
-        self.typed(StdHeader::MaxForwards, |v| {
-            crate::header::parse_u32(v)
-                .filter(|&n| n <= 255)
-                .ok_or(InvalidValue)
-        })
+        self.headers().max_forwards()
     }
 
     /// Content-Length, if present.
     pub fn content_length(&self) -> Result<Option<u32>, ParseError> {
-        self.typed(StdHeader::ContentLength, |v| {
-            crate::header::parse_u32(v).ok_or(InvalidValue)
-        })
+        self.headers().content_length()
     }
 
     /// Expires (RFC 3261 §20.19), if present.
     pub fn expires(&self) -> Result<Option<u32>, ParseError> {
-        self.typed(StdHeader::Expires, |v| {
-            crate::header::parse_u32(v).ok_or(InvalidValue)
-        })
+        self.headers().expires()
     }
 
     /// Content-Type (RFC 3261 §20.15), if present.
     pub fn content_type(&self) -> Result<Option<MediaType>, ParseError> {
-        self.typed(StdHeader::ContentType, MediaType::parse)
+        self.headers().content_type()
     }
 
     /// Every Contact value (RFC 3261 §20.10).
     pub fn contacts(&self) -> Result<Vec<Contact>, ParseError> {
-        self.typed_list(StdHeader::Contact, Contact::parse)
+        self.headers().contacts()
     }
 
     /// Every Route value, top first.
     pub fn routes(&self) -> Result<Vec<NameAddr>, ParseError> {
-        self.typed_list(StdHeader::Route, NameAddr::parse)
+        self.headers().routes()
     }
 
     /// Every Record-Route value, top first.
     pub fn record_routes(&self) -> Result<Vec<NameAddr>, ParseError> {
-        self.typed_list(StdHeader::RecordRoute, NameAddr::parse)
+        self.headers().record_routes()
     }
 
     /// Every value of a list of name-addrs (Path, Service-Route, P-Asserted-Identity ...).
     pub fn name_addrs(&self, h: StdHeader) -> Result<Vec<NameAddr>, ParseError> {
-        self.typed_list(h, NameAddr::parse)
+        self.headers().name_addrs(h)
     }
 
     /// Every token of a token list (Require, Supported, Allow, Proxy-Require ...).
     pub fn tokens(&self, h: StdHeader) -> Vec<ByteString> {
-        self.headers().values(h).collect()
+        self.headers().tokens(h)
     }
 
     /// Checks what a transaction needs to process this message (RFC 3261
@@ -377,7 +478,7 @@ impl Message {
         }
         if let Self::Request(r) = self {
             if self.cseq()?.method != r.method {
-                let row = self.first_row(StdHeader::CSeq)?;
+                let row = self.headers().first_row(StdHeader::CSeq)?;
                 return Err(ParseError::new(ErrorKind::CseqMethodMismatch, row.offset()));
             }
         }

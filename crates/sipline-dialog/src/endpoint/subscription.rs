@@ -503,10 +503,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                     self.simple_response(now, tx, &req, 400);
                     return;
                 };
-                d.local_seq = Message::Request(s.request.clone())
-                    .cseq()
-                    .ok()
-                    .map(|c| c.seq);
+                d.local_seq = s.request.headers.cseq().ok().map(|c| c.seq);
                 s.dialog = Some(d);
             }
         }
