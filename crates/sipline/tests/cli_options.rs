@@ -140,8 +140,13 @@ fn udp_retransmits_as_timer_e_says() {
         .filter_map(|l| l.trim().split('s').next()?.trim().parse().ok())
         .collect();
     assert_eq!(times.len(), 3, "{stderr}");
+    // Real sockets and a real clock: the schedule (T1, then 2·T1 later) is
+    // checked exactly in virtual time by sipline-transaction's tests; here
+    // only that the retransmissions are not early and keep the doubling,
+    // with room for a loaded machine to be late.
+    let (first, second) = (times[1] - times[0], times[2] - times[1]);
     assert!(
-        (times[1] - 0.1).abs() < 0.05 && (times[2] - 0.3).abs() < 0.05,
+        (0.095..0.5).contains(&first) && (0.19..1.0).contains(&second) && second > first,
         "{times:?}"
     );
 }
