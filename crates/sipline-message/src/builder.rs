@@ -116,7 +116,9 @@ impl RequestBuilder {
 /// To had no tag and the status is not 100 (§8.2.6.2); Timestamp copied into
 /// a 100 (§8.2.6.1); Content-Length: 0. The reason phrase is the canonical one.
 pub fn response_to(req: &Request, status: StatusCode, to_tag: Option<&str>) -> Response {
-    let mut headers = Headers::with_capacity(8);
+    // The six rows copied or written here, and room for the few a UAS or
+    // registrar adds (Contact, Date, Server ...) without growing.
+    let mut headers = Headers::with_capacity(12);
     for row in req.headers.iter() {
         let Some(h) = row.name.std() else { continue };
         match h {

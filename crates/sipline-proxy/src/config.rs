@@ -117,6 +117,12 @@ pub struct ProxyConfig {
     /// Option-tags this proxy understands in Proxy-Require (§16.3 step 5);
     /// any other one is refused with 420.
     pub proxy_require_supported: Vec<String>,
+    /// Every request handed to the core has already passed
+    /// `Message::validate(false)` (e.g. the transport layer checks every
+    /// message it passes up, answering 400 itself): §16.3 step 1 then skips
+    /// that check instead of running it a second time. Its other parts
+    /// (Route, Max-Breadth) are still checked. Default false.
+    pub prevalidated: bool,
 }
 
 impl ProxyConfig {
@@ -139,6 +145,7 @@ impl ProxyConfig {
             mode: Mode::Proxy,
             static_routes: Vec::new(),
             proxy_require_supported: Vec::new(),
+            prevalidated: false,
         }
     }
 
@@ -158,7 +165,6 @@ impl ProxyConfig {
     /// port names us whatever port we listen on; with a port, it must be one
     /// of ours (a `None` port in `local` matches any port).
     pub fn is_local(&self, host: &Host, port: Option<u16>) -> bool {
-        let text = host_text(host);
         let rr = &self.record_route_uri;
         // A URI naming one of our addresses without a port names us, whatever
         // port we listen on (so `sip:alice@192.0.2.1` reaches a server on
@@ -170,6 +176,7 @@ impl ProxyConfig {
         if rr.host.eq_ignore_case(host) && port_ok(Some(rr.port_or_default())) {
             return true;
         }
+        let text = host_text(host);
         self.local
             .iter()
             .any(|(h, p)| host_eq(h, &text) && port_ok(*p))

@@ -58,7 +58,19 @@ pub(crate) fn prepare(
     breadth: u32,
 ) -> Prepared {
     // 1. Copy.
-    let mut req = base.clone();
+    prepare_owned(base.clone(), target, cfg, record_route, branch, breadth)
+}
+
+/// [`prepare`] for a `base` no longer needed afterwards (one target, as in
+/// a stateless proxy): it becomes the copy (step 1) instead of being cloned.
+pub(crate) fn prepare_owned(
+    mut req: Request,
+    target: &Target,
+    cfg: &ProxyConfig,
+    record_route: bool,
+    branch: &str,
+    breadth: u32,
+) -> Prepared {
     // 2. Request-URI, without what a Request-URI may not carry (§19.1.1
     //    Table 1: the method parameter and headers).
     req.uri = match &target.uri {
@@ -71,7 +83,7 @@ pub(crate) fn prepare(
         other => other.clone(),
     };
     // 3. Max-Forwards.
-    let mf = base
+    let mf = req
         .headers
         .get(StdHeader::MaxForwards)
         .and_then(|v| v.trim().parse::<u32>().ok())

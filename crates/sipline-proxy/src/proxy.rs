@@ -3,7 +3,7 @@
 
 use crate::branch;
 use crate::config::{Forking, Mode, ProxyConfig};
-use crate::forward::{incoming_breadth, prepare, wants_record_route};
+use crate::forward::{incoming_breadth, prepare, prepare_owned, wants_record_route};
 use crate::locate::{Locator, Target};
 use crate::redirect::redirect;
 use crate::response::{aggregate_challenges, choose_best, no_503_upstream, status};
@@ -531,7 +531,7 @@ impl Proxy {
         let branch = branch::stateless(msg, req, &target.uri.to_string(), branch::loop_hash(req));
         let rr = wants_record_route(req, &self.config);
         let breadth = incoming_breadth(req, &self.config);
-        let prepared = prepare(&base, &target, &self.config, rr, &branch, breadth);
+        let prepared = prepare_owned(base, &target, &self.config, rr, &branch, breadth);
         Ok(Action::ForwardStateless {
             message: prepared.request,
             next_hop: prepared.next_hop,

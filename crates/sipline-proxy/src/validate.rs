@@ -53,8 +53,10 @@ pub(crate) fn validate(msg: &Message, req: &Request, cfg: &ProxyConfig) -> Resul
     // 1. Reasonable syntax: what a server transaction needs (Via, From, To,
     //    Call-ID, CSeq, Max-Forwards, Content-Length) and what forwarding
     //    reads (Route, Max-Breadth). Other header fields are not looked at.
-    if let Err(e) = msg.validate(false) {
-        return Err(Refusal::new(StatusCode::BAD_REQUEST).reason(format!("Bad Request ({e})")));
+    if !cfg.prevalidated {
+        if let Err(e) = msg.validate(false) {
+            return Err(Refusal::new(StatusCode::BAD_REQUEST).reason(format!("Bad Request ({e})")));
+        }
     }
     if msg.routes().is_err() {
         return Err(Refusal::new(StatusCode::BAD_REQUEST).reason("Bad Request (malformed Route)"));

@@ -294,8 +294,10 @@ pub fn decode_bindings(mut input: &[u8]) -> Result<Vec<Binding>, DecodeError> {
     }
 }
 
-/// Applies `changes` in order to one AOR's bindings (shared by the stores).
-pub(crate) fn apply_changes(list: &mut Vec<Binding>, changes: &[Change]) {
+/// Applies `changes` in order to one AOR's bindings: what every store does
+/// with an apply (shared by the stores, and usable by a caller keeping the
+/// bindings itself).
+pub fn apply_changes(list: &mut Vec<Binding>, changes: &[Change]) {
     for change in changes {
         match change {
             Change::Put(b) => {

@@ -40,8 +40,8 @@ mod registrar;
 mod store;
 
 pub use binding::{
-    decode_bindings, encode_bindings, Binding, BindingKey, Change, ContactParam, DecodeError,
-    Source,
+    apply_changes, decode_bindings, encode_bindings, Binding, BindingKey, Change, ContactParam,
+    DecodeError, Source,
 };
 pub use memory::MemoryStore;
 pub use redb_store::{CommitMode, CommitStats, PendingApply, RedbStore, DB_FILE};

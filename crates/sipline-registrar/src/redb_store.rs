@@ -76,7 +76,24 @@ pub struct CommitStats {
     pub applies: u64,
 }
 
-type Reply = mpsc::Sender<Result<Vec<Binding>, StoreError>>;
+/// What the writer does with an apply's result once its batch is committed.
+enum Reply {
+    /// Send it to a [`PendingApply`].
+    Wait(mpsc::Sender<Result<Vec<Binding>, StoreError>>),
+    /// Call this on the writer thread ([`RedbStore::submit_then`]).
+    Then(Box<dyn FnOnce(Result<Vec<Binding>, StoreError>) + Send>),
+}
+
+impl Reply {
+    fn send(self, result: Result<Vec<Binding>, StoreError>) {
+        match self {
+            Self::Wait(tx) => {
+                let _ = tx.send(result);
+            }
+            Self::Then(f) => f(result),
+        }
+    }
+}
 
 enum Job {
     Apply {
@@ -182,10 +199,36 @@ impl RedbStore {
             let _ = jobs.send(Job::Apply {
                 aor: aor.to_owned(),
                 changes,
-                reply,
+                reply: Reply::Wait(reply),
             });
         }
         PendingApply(rx)
+    }
+
+    /// Like [`RedbStore::submit`], without a [`PendingApply`] to wait on:
+    /// `then` is called with the result on the writer thread, right after
+    /// the commit that made the changes durable (or with the error), so an
+    /// event loop gets it without a thread of its own waiting. `then` must
+    /// not block (e.g. it sends to a channel). If the store is closed, it is
+    /// called at once with [`StoreError::Closed`].
+    pub fn submit_then(
+        &self,
+        aor: &str,
+        changes: Vec<Change>,
+        then: impl FnOnce(Result<Vec<Binding>, StoreError>) + Send + 'static,
+    ) {
+        let job = Job::Apply {
+            aor: aor.to_owned(),
+            changes,
+            reply: Reply::Then(Box::new(then)),
+        };
+        let refused = match &self.jobs {
+            Some(jobs) => jobs.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        if let Some(Job::Apply { reply, .. }) = refused {
+            reply.send(Err(StoreError::Closed));
+        }
     }
 
     /// Commits and applies acknowledged so far.
@@ -376,9 +419,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
                 .fetch_add(applied as u64, Ordering::Relaxed);
             for (job, outcome) in batch.into_iter().zip(outcomes) {
                 match (job, outcome) {
-                    (Job::Apply { reply, .. }, Outcome::Applied(r)) => {
-                        let _ = reply.send(r);
-                    }
+                    (Job::Apply { reply, .. }, Outcome::Applied(r)) => reply.send(r),
                     (Job::Purge { reply, .. }, Outcome::Purged(n)) => {
                         let _ = reply.send(Ok(n));
                     }
@@ -392,7 +433,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
             for job in batch {
                 match job {
                     Job::Apply { reply, .. } => {
-                        let _ = reply.send(Err(StoreError::Backend(msg.clone())));
+                        reply.send(Err(StoreError::Backend(msg.clone())));
                     }
                     Job::Purge { reply, .. } => {
                         let _ = reply.send(Err(StoreError::Backend(msg.clone())));

@@ -11,7 +11,7 @@
 use crate::binding::{Binding, BindingKey, Change, ContactParam, Source};
 use crate::{canonical_aor, http_date};
 use sipline_message::builder::response_to;
-use sipline_message::header::{Contact, NameAddr, StdHeader};
+use sipline_message::header::{Contact, NameAddr, StdHeader, Via};
 use sipline_message::{Message, Method, Request, StatusCode, Uri};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -284,7 +284,15 @@ impl Registrar {
 
         // RFC 5626 §6: outbound processing applies if we are the first hop
         // (one Via) or the first Path URI has `ob`.
-        let first_hop = request.vias().map(|v| v.len() == 1).unwrap_or(false);
+        // (Exactly one Via value, and a valid one: counted without parsing
+        // every Via of a request that came through proxies.)
+        let first_hop = {
+            let mut vias = request.headers().values(StdHeader::Via);
+            match (vias.next(), vias.next()) {
+                (Some(v), None) => Via::parse(&v).is_ok(),
+                _ => false,
+            }
+        };
         let path_ob = path
             .first()
             .and_then(|p| p.uri.as_sip())
@@ -362,15 +370,17 @@ impl Registrar {
 
         // §10.3 step 7: each contact in turn, against the tentative list.
         for t in &targets {
+            // The Contact URI as stored; a stored contact written the same
+            // way is the same contact without parsing it again (a refresh).
+            let contact_uri = t.addr.uri.to_string();
             let found = working.iter().position(|b| match (&t.instance, t.reg_id) {
                 (Some(instance), Some(reg_id)) => {
-                    b.key()
-                        == BindingKey::Flow {
-                            instance: instance.clone(),
-                            reg_id,
-                        }
+                    b.reg_id == Some(reg_id) && b.instance.as_deref() == Some(instance.as_str())
                 }
-                _ => matches!(b.key(), BindingKey::Contact(_)) && b.same_contact(&t.addr.uri),
+                _ => {
+                    !(b.instance.is_some() && b.reg_id.is_some())
+                        && (b.contact_uri == contact_uri || b.same_contact(&t.addr.uri))
+                }
             });
             if let Some(i) = found {
                 let old = &working[i];
@@ -403,7 +413,7 @@ impl Registrar {
                 .collect();
             let binding = Binding {
                 aor: aor.clone(),
-                contact_uri: t.addr.uri.to_string(),
+                contact_uri,
                 params,
                 q: t.addr.q(),
                 expires_at: now + u64::from(t.expires),

@@ -74,6 +74,7 @@ struct RegistrarSection {
     min_expires: Option<u32>,
     max_expires: Option<u32>,
     service_route: Option<Vec<String>>,
+    store: Option<String>,
 }
 
 /// `[[domain]]`: a domain served, with its own mode.
@@ -198,6 +199,10 @@ pub(crate) struct Config {
     /// Service-Route values for the 200 to REGISTER (RFC 3608 §6.3), as
     /// name-addrs, in order.
     pub(crate) service_route: Vec<String>,
+    /// `registrar.store = "memory"`: bindings kept in memory only (lost on
+    /// restart, 200 without waiting for a disk commit); else the durable
+    /// redb store in `data_dir`.
+    pub(crate) memory_store: bool,
     /// Domains whose mode is not `mode` (from `[[domain]]`).
     pub(crate) domain_modes: Vec<(String, Mode)>,
 }
@@ -573,6 +578,16 @@ impl Config {
             }
             service_route.push(format!("<{uri}>"));
         }
+        let memory_store = match reg.store.as_deref() {
+            None | Some("redb") => false,
+            Some("memory") => true,
+            Some(other) => {
+                return Err(err(
+                    "registrar.store",
+                    format!("{other:?}: expected \"redb\" (durable, the default) or \"memory\""),
+                ))
+            }
+        };
         Ok(Self {
             listen,
             domains,
@@ -607,6 +622,7 @@ impl Config {
             algorithms,
             routes,
             service_route,
+            memory_store,
             domain_modes,
         })
     }
@@ -628,6 +644,19 @@ mod tests {
         assert_eq!(c.listen[0].addr, "127.0.0.1:5060".parse().unwrap());
         assert_eq!(c.mode, Mode::Proxy);
         assert!(c.users.is_empty());
+        assert!(!c.memory_store);
+    }
+
+    #[test]
+    fn registrar_store() {
+        assert!(!load("[registrar]\nstore = \"redb\"").unwrap().memory_store);
+        assert!(
+            load("[registrar]\nstore = \"memory\"")
+                .unwrap()
+                .memory_store
+        );
+        let e = load("[registrar]\nstore = \"disk\"").unwrap_err();
+        assert!(e.to_string().contains("config: registrar.store:"), "{e}");
     }
 
     #[test]

@@ -46,34 +46,6 @@ enum Done {
     },
 }
 
-/// A REGISTER whose changes were handed to the store's writer.
-struct Commit {
-    pending: sipline_registrar::PendingApply,
-    tx: TransactionId,
-    aor: String,
-    outcome: Box<RegisterOutcome>,
-}
-
-/// The thread that waits for commits and reports them to the driver.
-fn commit_waiter(done: mpsc::UnboundedSender<Done>) -> std::sync::mpsc::Sender<Commit> {
-    let (tx, rx) = std::sync::mpsc::channel::<Commit>();
-    std::thread::Builder::new()
-        .name("sipline-commits".into())
-        .spawn(move || {
-            while let Ok(c) = rx.recv() {
-                let result = c.pending.wait();
-                let _ = done.send(Done::Registered {
-                    tx: c.tx,
-                    aor: c.aor,
-                    outcome: c.outcome,
-                    result,
-                });
-            }
-        })
-        .expect("start the commit waiter thread");
-    tx
-}
-
 /// A REGISTER waiting for an earlier one of the same AOR to be committed
 /// (RFC 3261 §10.3 step 7 reads then writes the bindings: one at a time per AOR).
 struct Queued {
@@ -87,19 +59,19 @@ struct Server {
     table: Transactions<Destination>,
     layer: TransportLayer,
     registrar: Registrar,
-    store: Arc<RedbStore>,
+    /// The durable location store; `None` with `registrar.store = "memory"`,
+    /// where `bindings` is the store.
+    store: Option<Arc<RedbStore>>,
     auth: Option<DigestServer>,
     users: HashMap<String, Credential>,
     /// Our own addresses: a URI naming one of them names this server.
     local: Vec<SocketAddr>,
     done_tx: mpsc::UnboundedSender<Done>,
     busy: HashMap<String, VecDeque<Queued>>,
-    /// The bindings of each AOR as last committed (or read): the registrar
-    /// and the proxy read these instead of the store; the store is written
-    /// through on every change and read only on a miss.
+    /// The unexpired bindings of each AOR as last committed (or read): the
+    /// registrar and the proxy read these instead of the store; the store
+    /// is written through on every change and read only on a miss.
     bindings: HashMap<String, Vec<Binding>>,
-    /// Commits to wait for, in order, on one thread (they complete in order).
-    commits: std::sync::mpsc::Sender<Commit>,
     /// The proxy core (a stateless one in stateless mode).
     proxy: Proxy,
     /// The redirect server (§8.3) for requests to domains in redirect mode
@@ -108,23 +80,38 @@ struct Server {
     redirector: Proxy,
     /// Client transactions of proxy branches, and where each was sent.
     branches: HashMap<TransactionId, (ContextId, BranchId)>,
-    branch_dest: HashMap<(ContextId, BranchId), Destination>,
+    /// Where each branch of a context was sent, by context: a finished
+    /// context drops its entry in one step (a scan of every branch per
+    /// finished context made the cost grow with the number of calls).
+    branch_dest: HashMap<ContextId, Vec<(BranchId, Destination)>>,
     /// Server transactions handed to the proxy, by the id it knows them by.
     server_txs: HashMap<u64, TransactionId>,
     /// Messages sent without a transaction, in the order decided.
     stateless: Vec<(Destination, Bytes)>,
     /// In-order send queues for stream destinations.
     queues: HashMap<(Transport, SocketAddr), mpsc::UnboundedSender<Outgoing>>,
+    /// The queue of every UDP datagram: a task on the runtime's workers
+    /// sends them in order, so that the driver's thread never makes the
+    /// (loopback-expensive) send system calls itself.
+    udp_out: mpsc::UnboundedSender<Vec<Outgoing>>,
+    /// UDP datagrams decided since the last hand-over to `udp_out`: handed
+    /// over together (one wake-up of the sender per batch of messages).
+    udp_pending: Vec<Outgoing>,
     shutting_down: Option<Instant>,
+    /// `cfg.server_header`, shared by every response (no copy per response).
+    server_header: sipline_message::ByteString,
 }
 
 pub(crate) async fn run(cfg: Config) -> Result<(), String> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| format!("data directory {}: {e}", cfg.data_dir.display()))?;
-    let store = Arc::new(
-        RedbStore::open(&cfg.data_dir)
-            .map_err(|e| format!("location store in {}: {e}", cfg.data_dir.display()))?,
-    );
+    let store = if cfg.memory_store {
+        None
+    } else {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|e| format!("data directory {}: {e}", cfg.data_dir.display()))?;
+        Some(Arc::new(RedbStore::open(&cfg.data_dir).map_err(|e| {
+            format!("location store in {}: {e}", cfg.data_dir.display())
+        })?))
+    };
     let tc = TransportConfig {
         listen: cfg
             .listen
@@ -165,7 +152,11 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             })
             .collect::<Vec<_>>()
             .join(", "),
-        cfg.data_dir.display()
+        if cfg.memory_store {
+            "in memory (lost on restart)".to_string()
+        } else {
+            cfg.data_dir.display().to_string()
+        }
     );
     let _ = out.flush();
     info!(
@@ -236,7 +227,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
     let redirector = Proxy::new(redirect_config);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut transport_events = layer.subscribe();
-    let commits = commit_waiter(done_tx.clone());
+    let (udp_out, udp_task) = udp_sender(layer.clone(), done_tx.clone());
+    let server_header = sipline_message::ByteString::from(cfg.server_header.clone());
     let mut server = Server {
         local: listeners.iter().map(|(_, a)| *a).collect(),
         cfg,
@@ -249,7 +241,6 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         done_tx,
         busy: HashMap::new(),
         bindings: HashMap::new(),
-        commits,
         proxy,
         redirector,
         branches: HashMap::new(),
@@ -257,14 +248,27 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         server_txs: HashMap::new(),
         stateless: Vec::new(),
         queues: HashMap::new(),
+        udp_out,
+        udp_pending: Vec::new(),
         shutting_down: None,
+        server_header,
     };
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("signal handler: {e}"))?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("signal handler: {e}"))?;
     let purge_every = std::time::Duration::from_secs(30);
     let mut next_purge = Instant::now() + purge_every;
+    // One timer, moved when the next deadline changes (a new one per turn
+    // of the loop cost a timer-wheel registration per message).
+    let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(next_purge));
+    tokio::pin!(sleep);
+    // Messages are taken from the transport in batches: one wake-up of this
+    // task for all that arrived meanwhile.
+    let mut batch: Vec<Incoming> = Vec::with_capacity(INCOMING_BATCH);
     loop {
-        server.flush().await;
+        server.flush();
+        server.hand_over_udp();
         if let Some(deadline) = server.shutting_down {
             if (server.table.is_empty() && server.busy.is_empty()) || Instant::now() >= deadline {
                 break;
@@ -279,19 +283,36 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         if let Some(d) = server.shutting_down {
             wake = wake.min(d);
         }
+        let wake = tokio::time::Instant::from_std(wake);
+        if sleep.deadline() != wake {
+            sleep.as_mut().reset(wake);
+        }
         tokio::select! {
-            m = incoming.recv() => match m {
-                Some(m) => server.on_incoming(m),
-                None => break,
-            },
-            Some(d) = done_rx.recv() => server.on_done(d),
+            n = incoming.recv_many(&mut batch, INCOMING_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                // Each message as if it came alone: what it made the
+                // transactions send or report is handled before the next.
+                for m in batch.drain(..) {
+                    server.on_incoming(m);
+                    server.flush();
+                }
+            }
+            Some(d) = done_rx.recv() => {
+                server.on_done(d);
+                while let Ok(d) = done_rx.try_recv() {
+                    server.flush();
+                    server.on_done(d);
+                }
+            }
             ev = transport_events.recv() => {
                 if let Ok(TransportEvent::ConnectionClosed { transport, remote, reason, .. }) = ev {
                     debug!("{transport} connection with {remote} closed: {reason:?}");
                     server.queues.remove(&(transport, remote));
                 }
             }
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+            () = &mut sleep => {
                 let now = Instant::now();
                 server.table.handle_timeout(now);
                 let actions = server.proxy.handle_timeout(now);
@@ -301,10 +322,17 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
                     server.purge();
                 }
             }
-            _ = tokio::signal::ctrl_c(), if server.shutting_down.is_none() => server.begin_shutdown(),
+            _ = sigint.recv(), if server.shutting_down.is_none() => server.begin_shutdown(),
             _ = sigterm.recv(), if server.shutting_down.is_none() => server.begin_shutdown(),
         }
     }
+    // What was decided before the end still goes out: the UDP sender
+    // finishes its queue (briefly) before the listeners close.
+    server.flush();
+    server.hand_over_udp();
+    let (closed, _) = mpsc::unbounded_channel();
+    drop(std::mem::replace(&mut server.udp_out, closed));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), udp_task).await;
     server.layer.shutdown();
     info!(
         "stopped; {} transactions were still open",
@@ -331,7 +359,8 @@ impl Server {
             list.retain(|b| !b.is_expired(now));
             !list.is_empty()
         });
-        match self.store.purge_expired(now) {
+        let Some(store) = &self.store else { return };
+        match store.purge_expired(now) {
             Ok(0) => {}
             Ok(n) => debug!("purged {n} expired bindings"),
             Err(e) => warn!("purging expired bindings: {e}"),
@@ -339,7 +368,7 @@ impl Server {
     }
 
     /// Sends what the transactions have to send and handles their events.
-    async fn flush(&mut self) {
+    fn flush(&mut self) {
         loop {
             while let Some(t) = self.table.poll_transmit() {
                 self.send_out(Outgoing {
@@ -347,17 +376,22 @@ impl Server {
                     data: t.message,
                     retransmission: t.retransmission,
                     tx: Some(t.transaction),
-                })
-                .await;
+                });
             }
-            for (dest, data) in std::mem::take(&mut self.stateless) {
-                self.send_out(Outgoing {
-                    dest,
-                    data,
-                    retransmission: false,
-                    tx: None,
-                })
-                .await;
+            if !self.stateless.is_empty() {
+                let mut stateless = std::mem::take(&mut self.stateless);
+                for (dest, data) in stateless.drain(..) {
+                    self.send_out(Outgoing {
+                        dest,
+                        data,
+                        retransmission: false,
+                        tx: None,
+                    });
+                }
+                // keep the allocation for the next ones
+                if self.stateless.is_empty() {
+                    self.stateless = stateless;
+                }
             }
             let Some(e) = self.table.poll_event() else {
                 break;
@@ -366,20 +400,13 @@ impl Server {
         }
     }
 
-    /// UDP at once; streams through the destination's queue, which may
-    /// open a connection and keeps its messages in order (a 100 before its 200).
-    async fn send_out(&mut self, o: Outgoing) {
+    /// UDP through the one UDP queue; streams through the destination's
+    /// queue, which may open a connection. Both keep their messages in
+    /// order (a 100 before its 200); a failed send comes back as
+    /// [`Done::SendFailed`] and fails its transaction.
+    fn send_out(&mut self, o: Outgoing) {
         if o.dest.transport == Transport::Udp {
-            if let Err(e) = self
-                .layer
-                .send_transmit(&o.dest, o.data, o.retransmission)
-                .await
-            {
-                debug!("send to {}: {e}", o.dest.addr);
-                if let Some(tx) = o.tx {
-                    self.table.handle_transport_error(Instant::now(), tx);
-                }
-            }
+            self.udp_pending.push(o);
             return;
         }
         let key = (o.dest.transport, o.dest.addr);
@@ -391,6 +418,21 @@ impl Server {
             .or_insert_with(|| send_queue(layer.clone(), done.clone()));
         if queue.send(o).is_err() {
             self.queues.remove(&key);
+        }
+    }
+
+    /// Hands the UDP datagrams decided so far to the sender task, in order.
+    fn hand_over_udp(&mut self) {
+        if self.udp_pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.udp_pending);
+        if let Err(mpsc::error::SendError(batch)) = self.udp_out.send(batch) {
+            // The sender task is gone only when the runtime shuts down.
+            let now = Instant::now();
+            for tx in batch.into_iter().filter_map(|o| o.tx) {
+                self.table.handle_transport_error(now, tx);
+            }
         }
     }
 
@@ -452,7 +494,12 @@ impl Server {
                     request,
                 } => {
                     // §16.10, §9.1: the CANCEL goes where the branch went.
-                    if let Some(dest) = self.branch_dest.get(&(context, branch)).cloned() {
+                    let dest = self.branch_dest.get(&context).and_then(|list| {
+                        list.iter()
+                            .find(|(b, _)| *b == branch)
+                            .map(|(_, d)| d.clone())
+                    });
+                    if let Some(dest) = dest {
                         let reliable = dest.transport.is_reliable();
                         let _ = self
                             .table
@@ -465,7 +512,7 @@ impl Server {
                     flow,
                 } => self.send_stateless(message, &next_hop, flow.as_deref()),
                 Action::Done { context } => {
-                    self.branch_dest.retain(|(c, _), _| *c != context);
+                    self.branch_dest.remove(&context);
                 }
             }
         }
@@ -516,8 +563,8 @@ impl Server {
     ) {
         // §18.1.1: a request within 200 bytes of the MTU goes over TCP.
         if dest.transport == Transport::Udp
-            && request.encoded_len() > 1300
             && self.layer.listener(Transport::Tcp).is_some()
+            && request.encoded_len() > 1300
         {
             dest.transport = Transport::Tcp;
         }
@@ -529,7 +576,11 @@ impl Server {
         {
             Ok(tx) => {
                 self.branches.insert(tx, (context, branch));
-                self.branch_dest.insert((context, branch), dest);
+                let list = self.branch_dest.entry(context).or_default();
+                match list.iter_mut().find(|(b, _)| *b == branch) {
+                    Some((_, d)) => *d = dest,
+                    None => list.push((branch, dest)),
+                }
             }
             Err(e) => {
                 debug!("forwarding: {e}");
@@ -611,23 +662,16 @@ impl Server {
             Done::Registered {
                 tx,
                 aor,
-                mut outcome,
+                outcome,
                 result,
-            } => {
-                match result {
-                    Ok(bindings) => {
-                        self.bindings.insert(aor.clone(), bindings.clone());
-                        outcome.set_bindings(sipline_registrar::unix_now(), bindings);
-                        let response = outcome.response;
-                        self.respond(tx, response);
-                    }
-                    Err(e) => {
-                        warn!("storing the bindings of {aor}: {e}");
-                        self.reply(tx, 500, Some("Location store failure"));
-                    }
+            } => match result {
+                Ok(bindings) => self.registered(tx, aor, outcome, bindings),
+                Err(e) => {
+                    warn!("storing the bindings of {aor}: {e}");
+                    self.reply(tx, 500, Some("Location store failure"));
+                    self.release(&aor);
                 }
-                self.release(&aor);
-            }
+            },
             Done::SendFailed { tx } => self.table.handle_transport_error(Instant::now(), tx),
             Done::Resolved {
                 context,
@@ -648,17 +692,6 @@ impl Server {
 
     fn on_incoming(&mut self, inc: Incoming) {
         let now = Instant::now();
-        let mut dest = match inc.message.top_via() {
-            Ok(via) => sipline_transport::response_destination(
-                &via,
-                inc.transport,
-                inc.source,
-                inc.connection,
-            )
-            .unwrap_or_else(|_| Destination::new(inc.transport, inc.source)),
-            Err(_) => Destination::new(inc.transport, inc.source),
-        };
-        dest.local = Some(inc.local);
         if !inc.message.is_request() {
             if let sipline_transaction::ResponseMatch::Stray(resp) =
                 self.table.handle_response(now, inc.message)
@@ -671,18 +704,28 @@ impl Server {
             }
             return;
         }
+        // Where responses to this request go (§18.2.2).
+        let mut dest = match inc.message.top_via() {
+            Ok(via) => sipline_transport::response_destination(
+                &via,
+                inc.transport,
+                inc.source,
+                inc.connection,
+            )
+            .unwrap_or_else(|_| Destination::new(inc.transport, inc.source)),
+            Err(_) => Destination::new(inc.transport, inc.source),
+        };
+        dest.local = Some(inc.local);
 
-        // RFC 3261 §8.2 / §16.3 step 1: what a transaction needs must be there.
-        if let Err(e) = inc.message.validate(false) {
-            debug!("{}: {e}", inc.source);
-            self.reply_stateless(&inc.message, dest, e.status_code(), &e.reason_phrase());
-            return;
-        }
+        // RFC 3261 §8.2 / §16.3 step 1: what a transaction needs is there:
+        // the transport layer checked it (`Message::validate`) and answered
+        // 400 itself otherwise.
         if self.cfg.mode == Mode::Stateless && !self.takes_statefully(&inc.message) {
             // §16.11: forwarded without a transaction; a retransmission takes
             // the same path with the same branch.
-            let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
-                .with_cache(&self.bindings);
+            let locator =
+                StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
+                    .with_cache(&self.bindings);
             match self.proxy.forward_stateless(inc.message, Some(&locator)) {
                 Ok(action) => self.act(vec![action]),
                 Err(Some(resp)) => self.stateless.push((dest, resp.to_bytes())),
@@ -692,16 +735,11 @@ impl Server {
             }
             return;
         }
-        let source = Source {
-            transport: inc.transport.as_str().to_string(),
-            remote: inc.source.to_string(),
-            local: Some(inc.local.to_string()),
-            // The flow (RFC 5626 §6): a connection id, or for UDP the
-            // remote and local address pair, which is all a UDP flow is.
-            connection: match inc.connection {
-                Some(c) => Some(c.0.to_string()),
-                None => Some(format!("udp:{}@{}", inc.source, inc.local)),
-            },
+        let source = Arrival {
+            transport: inc.transport,
+            remote: inc.source,
+            local: inc.local,
+            connection: inc.connection,
         };
         let reliable = inc.transport.is_reliable();
         match self
@@ -734,9 +772,12 @@ impl Server {
                     // forwarded statelessly (the INVITE may have been too);
                     // 481 only when it cannot be routed.
                     None => {
-                        let locator =
-                            StoreLocator::new(&self.store, &self.users, self.auth.is_some())
-                                .with_cache(&self.bindings);
+                        let locator = StoreLocator::new(
+                            self.store.as_deref(),
+                            &self.users,
+                            self.auth.is_some(),
+                        )
+                        .with_cache(&self.bindings);
                         match self.proxy.forward_stateless(request, Some(&locator)) {
                             Ok(action) => {
                                 self.reply(transaction, 200, None);
@@ -760,8 +801,9 @@ impl Server {
                 {
                     return;
                 }
-                let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
-                    .with_cache(&self.bindings);
+                let locator =
+                    StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
+                        .with_cache(&self.bindings);
                 if let Ok(action) = self.proxy.forward_stateless(ack, Some(&locator)) {
                     self.act(vec![action]);
                 }
@@ -770,7 +812,7 @@ impl Server {
         }
     }
 
-    fn on_request(&mut self, tx: TransactionId, request: Message, source: Source) {
+    fn on_request(&mut self, tx: TransactionId, request: Message, source: Arrival) {
         if self.shutting_down.is_some() {
             self.reply(tx, 503, Some("Shutting Down"));
             return;
@@ -780,7 +822,7 @@ impl Server {
         };
         let for_us = self.is_for_us(&req.uri);
         match &req.method {
-            Method::Register if for_us => self.register(tx, request, source),
+            Method::Register if for_us => self.register(tx, request, source.source()),
             Method::Options if for_us && req.uri.as_sip().is_some_and(|s| s.user.is_none()) => {
                 self.respond(tx, self.options_ok(req))
             }
@@ -832,7 +874,7 @@ impl Server {
         let redirect = request
             .as_request()
             .is_some_and(|r| self.mode_for(r) == Mode::Redirect);
-        let locator = StoreLocator::new(&self.store, &self.users, self.auth.is_some())
+        let locator = StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
             .with_cache(&self.bindings);
         let core = if redirect {
             &mut self.redirector
@@ -983,26 +1025,25 @@ impl Server {
         source: Source,
         aor: String,
     ) {
-        let cached = self.bindings.get(&aor).cloned();
-        let current = match cached.map_or_else(|| self.store.get(&aor), Ok) {
-            Ok(b) => {
-                self.bindings
-                    .entry(aor.clone())
-                    .or_insert_with(|| b.clone());
-                b
+        if let (false, Some(store)) = (self.bindings.contains_key(&aor), &self.store) {
+            match store.get(&aor) {
+                Ok(b) => {
+                    self.bindings.insert(aor.clone(), b);
+                }
+                Err(e) => {
+                    warn!("reading the bindings of {aor}: {e}");
+                    self.reply(tx, 500, Some("Location store failure"));
+                    return self.release(&aor);
+                }
             }
-            Err(e) => {
-                warn!("reading the bindings of {aor}: {e}");
-                self.reply(tx, 500, Some("Location store failure"));
-                return self.release(&aor);
-            }
-        };
+        }
+        let current = self.bindings.get(&aor).map_or(&[][..], Vec::as_slice);
         let ctx = RegisterContext {
             source: Some(source),
             to_tag: Some(tag()),
         };
         let now = sipline_registrar::unix_now();
-        let Ok(outcome) = self.registrar.process(now, &request, &current, &ctx) else {
+        let Ok(mut outcome) = self.registrar.process(now, &request, current, &ctx) else {
             self.reply(tx, 400, None);
             return self.release(&aor);
         };
@@ -1011,15 +1052,56 @@ impl Server {
             self.respond(tx, response);
             return self.release(&aor);
         }
+        let changes = std::mem::take(&mut outcome.changes);
+        let Some(store) = &self.store else {
+            // In memory only: the cache is the store.
+            let list = self.bindings.entry(aor.clone()).or_default();
+            sipline_registrar::apply_changes(list, &changes);
+            let bindings = std::mem::take(list);
+            return self.registered(tx, aor, Box::new(outcome), bindings);
+        };
         // The 200 goes out only once the bindings are on disk; commits of
-        // concurrent REGISTERs are grouped by the store's writer.
-        let pending = self.store.submit(&aor, outcome.changes.clone());
-        let _ = self.commits.send(Commit {
-            pending,
-            tx,
-            aor,
-            outcome: Box::new(outcome),
+        // concurrent REGISTERs are grouped by the store's writer, which
+        // reports each one here right after its commit.
+        let done = self.done_tx.clone();
+        let outcome = Box::new(outcome);
+        let key = aor.clone();
+        store.submit_then(&key, changes, move |result| {
+            let _ = done.send(Done::Registered {
+                tx,
+                aor,
+                outcome,
+                result,
+            });
         });
+    }
+
+    /// A REGISTER's changes are stored and `bindings` are the AOR's now:
+    /// the 200, and the next REGISTER of the AOR.
+    fn registered(
+        &mut self,
+        tx: TransactionId,
+        aor: String,
+        mut outcome: Box<RegisterOutcome>,
+        bindings: Vec<Binding>,
+    ) {
+        // REGISTERs of an AOR are processed one at a time against the
+        // cache, so the store usually returns what the registrar computed
+        // and the 200 already lists: only a difference rewrites its Contacts.
+        if bindings != outcome.bindings {
+            outcome.set_bindings(sipline_registrar::unix_now(), bindings);
+        }
+        // the unexpired ones (the store drops the others at its next purge)
+        let bindings = std::mem::take(&mut outcome.bindings);
+        match self.bindings.get_mut(&aor) {
+            Some(cached) => *cached = bindings,
+            None => {
+                self.bindings.insert(aor.clone(), bindings);
+            }
+        }
+        let response = outcome.response;
+        self.respond(tx, response);
+        self.release(&aor);
     }
 
     /// The AOR's REGISTER is done: start the next one waiting for it.
@@ -1066,7 +1148,7 @@ impl Server {
         if !response.headers().contains(StdHeader::Server) {
             response
                 .headers_mut()
-                .push(StdHeader::Server, self.cfg.server_header.clone());
+                .push(StdHeader::Server, self.server_header.clone());
         }
         if let Err(e) = self.table.respond(Instant::now(), tx, response) {
             debug!("respond on {tx:?}: {e}");
@@ -1095,7 +1177,7 @@ impl Server {
 
 /// The proxy core's view of the location store.
 struct StoreLocator<'a> {
-    store: &'a RedbStore,
+    store: Option<&'a RedbStore>,
     cache: Option<&'a HashMap<String, Vec<Binding>>>,
     users: &'a HashMap<String, Credential>,
     known_users_only: bool,
@@ -1104,7 +1186,7 @@ struct StoreLocator<'a> {
 
 impl<'a> StoreLocator<'a> {
     fn new(
-        store: &'a RedbStore,
+        store: Option<&'a RedbStore>,
         users: &'a HashMap<String, Credential>,
         known_users_only: bool,
     ) -> Self {
@@ -1131,7 +1213,10 @@ impl Locator for StoreLocator<'_> {
     fn lookup(&self, aor: &str) -> Option<Vec<Target>> {
         let bindings = match self.cache.and_then(|c| c.get(aor)) {
             Some(b) => b.clone(),
-            None => self.store.get(aor).unwrap_or_default(),
+            None => self
+                .store
+                .map(|s| s.get(aor).unwrap_or_default())
+                .unwrap_or_default(),
         };
         if bindings.is_empty() && self.known_users_only {
             let user = aor
@@ -1187,6 +1272,9 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
     };
     pc.branch_timeout = cfg.branch_timeout;
     pc.timer_c = cfg.timer_c;
+    // The transport layer validates every message it passes up (and
+    // answers 400 itself): the core need not do it again.
+    pc.prevalidated = true;
     // Redirect-mode requests go to a redirect core of their own.
     pc.mode = match cfg.mode {
         Mode::Proxy | Mode::Redirect => sipline_proxy::Mode::Proxy,
@@ -1212,6 +1300,12 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
 /// address for it (RFC 3261 §18.1.1, §16.6 step 8): a request sent over TCP
 /// must not say UDP.
 fn set_our_via(layer: &TransportLayer, request: &mut Message, transport: Transport) {
+    // The proxy core writes its Via with the UDP listener's address and
+    // transport when there is one (`proxy_config`): for UDP it is already
+    // right, and re-parsing and re-writing it would only cost.
+    if transport == Transport::Udp && layer.listener(Transport::Udp).is_some() {
+        return;
+    }
     let Some(local) = layer
         .listener(transport)
         .or_else(|| layer.listener(Transport::Udp))
@@ -1265,6 +1359,35 @@ async fn resolve(uri: &SipUri) -> Vec<Destination> {
     }
 }
 
+/// Incoming messages handled per wake-up of the driver, at most.
+const INCOMING_BATCH: usize = 64;
+
+/// Where a request came from, kept as addresses: only a REGISTER needs
+/// them as the registrar's [`Source`] strings.
+#[derive(Clone, Copy)]
+struct Arrival {
+    transport: Transport,
+    remote: SocketAddr,
+    local: SocketAddr,
+    connection: Option<sipline_transport::ConnectionId>,
+}
+
+impl Arrival {
+    fn source(self) -> Source {
+        Source {
+            transport: self.transport.as_str().to_string(),
+            remote: self.remote.to_string(),
+            local: Some(self.local.to_string()),
+            // The flow (RFC 5626 §6): a connection id, or for UDP the
+            // remote and local address pair, which is all a UDP flow is.
+            connection: match self.connection {
+                Some(c) => Some(c.0.to_string()),
+                None => Some(format!("udp:{}@{}", self.remote, self.local)),
+            },
+        }
+    }
+}
+
 /// A message on its way out.
 struct Outgoing {
     dest: Destination,
@@ -1272,6 +1395,32 @@ struct Outgoing {
     retransmission: bool,
     /// The transaction it belongs to, whose failure it is if it cannot be sent.
     tx: Option<TransactionId>,
+}
+
+/// The task that sends every UDP datagram, batch by batch, in order; a
+/// failure fails that message's transaction. It ends when its queue is
+/// closed and empty.
+fn udp_sender(
+    layer: TransportLayer,
+    done: mpsc::UnboundedSender<Done>,
+) -> (
+    mpsc::UnboundedSender<Vec<Outgoing>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Outgoing>>();
+    let task = tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            for o in batch {
+                if let Err(e) = layer.send_transmit(&o.dest, o.data, o.retransmission).await {
+                    debug!("send to {}: {e}", o.dest.addr);
+                    if let Some(tx) = o.tx {
+                        let _ = done.send(Done::SendFailed { tx });
+                    }
+                }
+            }
+        }
+    });
+    (tx, task)
 }
 
 /// A task that sends one destination's messages in order; a failure fails
