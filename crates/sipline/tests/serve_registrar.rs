@@ -221,3 +221,50 @@ fn registration_with_auth_and_restart() {
     assert!(contact_expires(&r).is_empty());
     drop(server);
 }
+
+/// `[registrar] store = "memory"` (like Kamailio's usrloc db_mode=0):
+/// REGISTER, a fetch and a call's location lookup work from memory, and
+/// nothing is written to the data directory.
+#[test]
+fn memory_store_registers_without_touching_the_disk() {
+    let options = ServeOptions::new("registrar-memory");
+    let data = options.data_dir();
+    let server = options
+        .config(format!(
+            "[server]\nlisten = [\"udp:127.0.0.1:0\"]\ndata_dir = \"{}\"\n\n[registrar]\nstore = \"memory\"\n",
+            data.display()
+        ))
+        .start();
+    let port = server.port();
+    let ok = support::register(port, "carol", &["<sip:carol@127.0.0.1:40009>".to_string()]);
+    assert!(
+        ok.headers()
+            .get(StdHeader::Contact)
+            .is_some_and(|c| c.contains("40009")),
+        "{ok}"
+    );
+    // A fetch (no Contact, its own transaction) lists the binding (RFC
+    // 3261 §10.2.3).
+    let s = udp_socket(Duration::from_secs(5));
+    let l = s.local_addr().unwrap();
+    let fetch = format!(
+        "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKfetch;rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:carol@127.0.0.1:{port}>\r\nFrom: <sip:carol@127.0.0.1:{port}>;tag=f1\r\n\
+Call-ID: fetch-carol\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
+    );
+    s.send_to(fetch.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let fetched = support::recv(&s).expect("fetch answered");
+    assert_eq!(status(&fetched), 200, "{fetched}");
+    assert!(
+        fetched
+            .headers()
+            .get(StdHeader::Contact)
+            .is_some_and(|c| c.contains("40009")),
+        "{fetched}"
+    );
+    assert!(
+        !data.exists() || std::fs::read_dir(&data).unwrap().next().is_none(),
+        "the memory store wrote to {}",
+        data.display()
+    );
+}
