@@ -1311,16 +1311,15 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
 
     // ----- calls: UAC -----
 
-    /// Calls `target` with an optional offer (RFC 3261 §13.2.1), extra
-    /// header rows, and returns the call's handle. Events follow:
-    /// `Progress`, then `Answered` or `Ended`.
-    pub fn call(
+    /// The start of a request that begins outside any dialog (RFC 3261
+    /// §8.1.1): first hop (the outbound proxy, as a preloaded loose Route,
+    /// §8.1.2, else the target), a new Call-ID and From tag, To without a
+    /// tag, CSeq 1.
+    pub(crate) fn initial_request(
         &mut self,
-        now: Instant,
+        method: Method,
         target: Uri,
-        body: Option<Body>,
-        headers: Vec<(String, String)>,
-    ) -> Result<Handle, Error> {
+    ) -> Result<Initial<A>, Error> {
         let next = self
             .config
             .outbound_proxy
@@ -1333,15 +1332,40 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let from_tag = self.token(6);
         let mut from = self.config.identity.clone();
         from.set_tag(&from_tag);
-        let mut b = RequestBuilder::new(Method::Invite, target.clone());
+        let mut b = RequestBuilder::new(method, target.clone());
         if let Some(p) = &self.config.outbound_proxy {
             b = b.header(StdHeader::Route, format!("<{}>", loose(p)));
         }
-        b = b
+        let builder = b
             .to(&NameAddr::new(target))
             .from(&from)
             .call_id(&call_id)
-            .cseq(1)
+            .cseq(1);
+        Ok(Initial {
+            builder,
+            hop,
+            call_id,
+            from_tag,
+        })
+    }
+
+    /// Calls `target` with an optional offer (RFC 3261 §13.2.1), extra
+    /// header rows, and returns the call's handle. Events follow:
+    /// `Progress`, then `Answered` or `Ended`.
+    pub fn call(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        body: Option<Body>,
+        headers: Vec<(String, String)>,
+    ) -> Result<Handle, Error> {
+        let Initial {
+            builder: mut b,
+            hop,
+            call_id,
+            from_tag,
+        } = self.initial_request(Method::Invite, target)?;
+        b = b
             .header(StdHeader::Contact, self.contact(&hop))
             .header(StdHeader::Allow, ALLOW)
             .header(StdHeader::Supported, self.supported());
@@ -1798,13 +1822,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         if let Some(ua) = &self.config.user_agent {
             r.headers.push(StdHeader::Server, ua.clone());
         }
-        if let Some(b) = body {
-            r.headers
-                .push(StdHeader::ContentType, b.content_type.clone());
-            r.headers
-                .set(StdHeader::ContentLength, b.data.len().to_string());
-            r.body = b.data;
-        }
+        set_response_body(&mut r, body);
         Some(r)
     }
 
@@ -2586,13 +2604,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 c.local_sdp = Some(b.clone());
             }
         }
-        if let Some(b) = body {
-            r.headers
-                .push(StdHeader::ContentType, b.content_type.clone());
-            r.headers
-                .set(StdHeader::ContentLength, b.data.len().to_string());
-            r.body = b.data;
-        }
+        set_response_body(&mut r, body);
         if req.method == Method::Invite && status < 300 {
             // §13.3.1.4 applies to re-INVITEs too: resend until ACK.
             let bytes = Message::Response(r.clone()).to_bytes();
@@ -2747,27 +2759,11 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         ) {
             return Err(Error::State("use call or register"));
         }
-        let next = self
-            .config
-            .outbound_proxy
-            .clone()
-            .unwrap_or_else(|| target.clone());
-        let hop = self
-            .route(&next)
-            .ok_or_else(|| Error::NoRoute(next.to_string()))?;
-        let call_id = format!("{}@{}", self.token(12), sent_host(hop.local));
-        let mut from = self.config.identity.clone();
-        let tag = self.token(6);
-        from.set_tag(&tag);
-        let mut b = RequestBuilder::new(method.clone(), target.clone());
-        if let Some(p) = &self.config.outbound_proxy {
-            b = b.header(StdHeader::Route, format!("<{}>", loose(p)));
-        }
-        b = b
-            .to(&NameAddr::new(target))
-            .from(&from)
-            .call_id(&call_id)
-            .cseq(1);
+        let Initial {
+            builder: mut b,
+            hop,
+            ..
+        } = self.initial_request(method.clone(), target)?;
         if matches!(method, Method::Subscribe | Method::Refer | Method::Notify) {
             b = b.header(StdHeader::Contact, self.contact(&hop));
         }
@@ -2852,13 +2848,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         if let Some(ua) = &self.config.user_agent {
             r.headers.push(StdHeader::Server, ua.clone());
         }
-        if let Some(b) = body {
-            r.headers
-                .push(StdHeader::ContentType, b.content_type.clone());
-            r.headers
-                .set(StdHeader::ContentLength, b.data.len().to_string());
-            r.body = b.data;
-        }
+        set_response_body(&mut r, body);
         if code.is_final() {
             self.incoming.remove(&request);
         }
@@ -3197,6 +3187,24 @@ impl<A: Clone> Call<A> {
             .and_then(|m| m.as_request())
             .cloned()
             .unwrap_or_else(|| self.invite.clone())
+    }
+}
+
+/// A request outside any dialog, before its method-specific headers.
+pub(crate) struct Initial<A> {
+    pub(crate) builder: RequestBuilder,
+    pub(crate) hop: Hop<A>,
+    pub(crate) call_id: String,
+    pub(crate) from_tag: String,
+}
+
+/// Puts a body (and its Content-Type and Content-Length) in a response.
+fn set_response_body(r: &mut Response, body: Option<Body>) {
+    if let Some(b) = body {
+        r.headers.push(StdHeader::ContentType, b.content_type);
+        r.headers
+            .set(StdHeader::ContentLength, b.data.len().to_string());
+        r.body = b.data;
     }
 }
 

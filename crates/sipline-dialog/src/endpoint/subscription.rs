@@ -7,10 +7,10 @@
 //! and only the first dialog a forked SUBSCRIBE creates is kept (§4.1.4:
 //! NOTIFYs from other forks get 481).
 
-use super::{loose, sent_host, Body, Endpoint, Error, Event, Handle, Owner, Timer, ALLOW};
+use super::{Body, Endpoint, Error, Event, Handle, Owner, Timer, ALLOW};
 use crate::dialog::{Dialog, DialogState};
-use sipline_message::builder::{response_to, RequestBuilder};
-use sipline_message::header::{NameAddr, ParamValue, StdHeader};
+use sipline_message::builder::response_to;
+use sipline_message::header::{ParamValue, StdHeader};
 use sipline_message::{Message, Method, Request, Response, StatusCode, Uri};
 use sipline_transaction::TransactionId;
 use std::fmt::Debug;
@@ -215,27 +215,13 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         accept: &str,
         expires: u32,
     ) -> Result<Handle, Error> {
-        let next = self
-            .config
-            .outbound_proxy
-            .clone()
-            .unwrap_or_else(|| target.clone());
-        let hop = self
-            .route(&next)
-            .ok_or_else(|| Error::NoRoute(next.to_string()))?;
-        let call_id = format!("{}@{}", self.token(12), sent_host(hop.local));
-        let tag = self.token(6);
-        let mut from = self.config.identity.clone();
-        from.set_tag(&tag);
-        let mut b = RequestBuilder::new(Method::Subscribe, target.clone());
-        if let Some(p) = &self.config.outbound_proxy {
-            b = b.header(StdHeader::Route, format!("<{}>", loose(p)));
-        }
-        b = b
-            .to(&NameAddr::new(target))
-            .from(&from)
-            .call_id(&call_id)
-            .cseq(1)
+        let super::Initial {
+            builder: b,
+            hop,
+            call_id,
+            from_tag: tag,
+        } = self.initial_request(Method::Subscribe, target)?;
+        let b = b
             .header(StdHeader::Contact, self.contact(&hop))
             .header(StdHeader::Event, event.to_string())
             .header(StdHeader::Accept, accept.to_string())
