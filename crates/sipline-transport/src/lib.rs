@@ -393,6 +393,20 @@ impl TransportLayer {
     }
 }
 
+/// The local address the system routes to `remote` from (a UDP socket is
+/// connected, no packet is sent); the unspecified address if there is no
+/// route. For Via sent-by and Contact when listening on a wildcard address.
+pub fn local_ip_for(remote: SocketAddr) -> IpAddr {
+    let any: SocketAddr = if remote.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(remote).and_then(|()| s.local_addr()))
+        .map_or(any.ip(), |a| a.ip())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,7 +210,7 @@ impl Routes {
             let ip = *self
                 .local_ips
                 .entry(addr.ip())
-                .or_insert_with(|| local_ip_for(addr));
+                .or_insert_with(|| sipline_transport::local_ip_for(addr));
             SocketAddr::new(ip, listener.port())
         } else {
             listener
@@ -225,18 +225,6 @@ impl Routes {
             local,
         })
     }
-}
-
-/// The local address that routes to `remote` (no packet is sent).
-fn local_ip_for(remote: SocketAddr) -> IpAddr {
-    let any: SocketAddr = if remote.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal")
-    } else {
-        "[::]:0".parse().expect("literal")
-    };
-    std::net::UdpSocket::bind(any)
-        .and_then(|s| s.connect(remote).and_then(|()| s.local_addr()))
-        .map_or(any.ip(), |a| a.ip())
 }
 
 pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaError> {
@@ -474,9 +462,8 @@ impl Driver {
             }
             Message::Response(_) => Destination::new(m.transport, m.source),
         };
-        if m.message.validate(false).is_err() {
-            return;
-        }
+        // The transport layer validated it (`Message::validate`) before
+        // passing it up, and answered 400 itself otherwise.
         self.endpoint
             .handle_message(now, m.message, source, reliable);
     }

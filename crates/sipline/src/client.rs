@@ -155,18 +155,6 @@ enum Attempt {
     Setup(String),
 }
 
-/// The local address that routes to `remote` (no packet is sent).
-fn local_ip_for(remote: SocketAddr) -> IpAddr {
-    let any: SocketAddr = if remote.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal")
-    } else {
-        "[::]:0".parse().expect("literal")
-    };
-    std::net::UdpSocket::bind(any)
-        .and_then(|s| s.connect(remote).and_then(|()| s.local_addr()))
-        .map_or(any.ip(), |a| a.ip())
-}
-
 /// Random text for tags, branches and Call-IDs: at least 32 random bits
 /// from a cryptographic generator (RFC 3261 §19.3, §8.1.1.7).
 pub(crate) fn random_token(bytes: usize) -> String {
@@ -223,7 +211,7 @@ async fn attempt(
     cfg: &ClientConfig,
     started: Instant,
 ) -> Result<Outcome, Attempt> {
-    let local_ip = local_ip_for(target.addr);
+    let local_ip = sipline_transport::local_ip_for(target.addr);
     let mut tc = TransportConfig {
         listen: vec![
             ListenSpec {

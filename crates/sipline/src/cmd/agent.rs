@@ -105,22 +105,14 @@ fn ip_of(uri: &Uri) -> Option<IpAddr> {
     }
 }
 
-/// The local address that routes to `remote` (no packet is sent).
+/// The local address that routes to `remote`, or loopback if none does.
 pub(crate) fn local_ip_for(remote: IpAddr) -> IpAddr {
-    let (any, dest): (SocketAddr, SocketAddr) = if remote.is_ipv4() {
-        (
-            "0.0.0.0:0".parse().expect("literal"),
-            SocketAddr::new(remote, 9),
-        )
+    let ip = sipline_transport::local_ip_for(SocketAddr::new(remote, 9));
+    if ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
     } else {
-        (
-            "[::]:0".parse().expect("literal"),
-            SocketAddr::new(remote, 9),
-        )
-    };
-    std::net::UdpSocket::bind(any)
-        .and_then(|s| s.connect(dest).and_then(|()| s.local_addr()))
-        .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip())
+        ip
+    }
 }
 
 /// A started user agent and what the command needs to know.
@@ -277,14 +269,18 @@ pub(crate) fn status_exit(status: u16) -> ExitCode {
     }
 }
 
-/// Runs `f` on a multi-threaded runtime (the media task needs its own).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs a command's future on a multi-threaded runtime (the media task
+/// needs a worker of its own); exit 4 if the runtime cannot start.
+pub(crate) fn run_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| {
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
             eprintln!("sipline: {e}");
             ExitCode::from(exit::TRANSPORT)
-        })
+        }
+    }
 }

@@ -225,11 +225,7 @@ fn describe_end(reason: &EndReason) -> String {
 }
 
 pub(crate) fn run_call(args: &CallArgs) -> ExitCode {
-    let rt = match super::agent::runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
-    rt.block_on(call(args))
+    super::agent::run_on(call(args))
 }
 
 async fn call(args: &CallArgs) -> ExitCode {
@@ -371,11 +367,7 @@ fn end_code(reason: &EndReason, answered: bool, interrupted: bool) -> ExitCode {
 }
 
 pub(crate) fn run_answer(args: &AnswerArgs) -> ExitCode {
-    let rt = match super::agent::runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
-    rt.block_on(answer(args))
+    super::agent::run_on(answer(args))
 }
 
 async fn answer(args: &AnswerArgs) -> ExitCode {

@@ -1,7 +1,7 @@
 //! `sipline subscribe`, `sipline publish` (presence, RFC 3856/3903/3863) and
 //! `sipline transfer` (REFER, RFC 3515).
 
-use super::agent::{error_exit, exit, parse_uri, status_exit, Common};
+use super::agent::{error_exit, exit, parse_uri, run_on, status_exit, Common};
 use sipline_ua::presence::{Presence, PIDF_CONTENT_TYPE};
 use sipline_ua::{CallEvent, EndReason, Method, SubscriptionEvent};
 use std::process::ExitCode;
@@ -58,13 +58,6 @@ pub(crate) struct TransferArgs {
     timeout: f64,
     #[command(flatten)]
     common: Common,
-}
-
-fn run_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
-    match super::agent::runtime() {
-        Ok(rt) => rt.block_on(f),
-        Err(c) => c,
-    }
 }
 
 pub(crate) fn run_subscribe(args: &SubscribeArgs) -> ExitCode {

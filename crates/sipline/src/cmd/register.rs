@@ -40,10 +40,7 @@ pub(crate) struct MessageArgs {
 }
 
 pub(crate) fn run_register(args: &RegisterArgs) -> ExitCode {
-    match super::agent::runtime() {
-        Ok(rt) => rt.block_on(register(args)),
-        Err(c) => c,
-    }
+    super::agent::run_on(register(args))
 }
 
 async fn register(args: &RegisterArgs) -> ExitCode {
@@ -113,10 +110,7 @@ async fn register(args: &RegisterArgs) -> ExitCode {
 }
 
 pub(crate) fn run_message(args: &MessageArgs) -> ExitCode {
-    match super::agent::runtime() {
-        Ok(rt) => rt.block_on(message(args)),
-        Err(c) => c,
-    }
+    super::agent::run_on(message(args))
 }
 
 async fn message(args: &MessageArgs) -> ExitCode {
