@@ -1,9 +1,11 @@
 //! Fuzzes the user-agent core with hostile peers: the input is cut into
-//! messages at each "\n--\n"; every one that parses is delivered to an
-//! endpoint that has a call, a registration and a subscription under way,
-//! with the clock moving on between messages. Nothing may panic, and every
-//! state machine must still settle: after the last timers, the endpoint is
-//! empty once its own hang-ups are done.
+//! messages at each "\n--\n"; every one that parses and validates is
+//! delivered to an endpoint that has a call, a registration and a
+//! subscription under way, with the clock moving on between messages and
+//! the application answering whatever arrives. Then an hour of virtual
+//! time runs. Nothing may panic, and the wake-ups must keep moving on
+//! (registration and subscription refreshes never end, so the endpoint is
+//! not expected to be empty).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
