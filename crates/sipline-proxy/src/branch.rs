@@ -53,10 +53,23 @@ pub(crate) fn loop_hash(req: &Request) -> u64 {
     h.finish()
 }
 
-/// The branch of the `n`th branch created by a stateful proxy with `seed`.
-pub(crate) fn stateful(seed: u64, n: u64, loop_part: u64) -> String {
-    let unique = Fnv::new().u64(seed).u64(n).finish();
+/// The branch of the `n`th branch created by a stateful proxy with `seed`;
+/// the first hex digit of the unique part is `instance` (0-15, see
+/// [`crate::ProxyConfig::instance`]).
+pub(crate) fn stateful(seed: u64, n: u64, loop_part: u64, instance: u8) -> String {
+    let hash = Fnv::new().u64(seed).u64(n).finish();
+    let unique = (u64::from(instance & 0xf) << 60) | (hash & (u64::MAX >> 4));
     format!("{PREFIX}{unique:016x}-{loop_part:016x}")
+}
+
+/// The instance digit of a branch created by a stateful core of this
+/// implementation ([`crate::ProxyConfig::instance`]); `None` for a branch
+/// this implementation did not write. A branch of a stateless core (§16.11)
+/// also yields a digit, from its hash: its responses are forwarded without
+/// a transaction, by any core.
+pub fn branch_instance(branch: &str) -> Option<u8> {
+    let digit = *branch.strip_prefix(PREFIX)?.as_bytes().first()?;
+    (digit as char).to_digit(16).map(|d| d as u8)
 }
 
 /// The branch for forwarding `msg` statelessly (RFC 3261 §16.11): if the
@@ -107,10 +120,25 @@ mod tests {
 
     #[test]
     fn parts() {
-        let b = stateful(7, 1, 0xabc);
+        let b = stateful(7, 1, 0xabc, 0);
         assert!(b.starts_with("z9hG4bK-sl"));
         assert_eq!(loop_part(&b), Some(0xabc));
-        assert_ne!(b, stateful(7, 2, 0xabc));
+        assert_ne!(b, stateful(7, 2, 0xabc, 0));
         assert_eq!(loop_part("z9hG4bK776asdhds"), None);
+    }
+
+    #[test]
+    fn instance_digit() {
+        for i in 0..16u8 {
+            for n in 0..50 {
+                let b = stateful(99, n, 0x1234, i);
+                assert_eq!(branch_instance(&b), Some(i), "{b}");
+                assert_eq!(loop_part(&b), Some(0x1234));
+            }
+        }
+        // distinct branches per number within one instance
+        assert_ne!(stateful(99, 1, 0, 3), stateful(99, 2, 0, 3));
+        assert_eq!(branch_instance("z9hG4bK776asdhds"), None);
+        assert_eq!(branch_instance("z9hG4bK-sl"), None);
     }
 }

@@ -123,6 +123,12 @@ pub struct ProxyConfig {
     /// that check instead of running it a second time. Its other parts
     /// (Route, Max-Breadth) are still checked. Default false.
     pub prevalidated: bool,
+    /// A number from 0 to 15 written as the first digit of every branch this
+    /// core creates (stateful forwarding). A server that runs one core per
+    /// CPU gives each its own and reads it back from a response's top Via
+    /// ([`crate::branch_instance`]) to hand the response to the core whose
+    /// client transaction it answers. Default 0.
+    pub instance: u8,
 }
 
 impl ProxyConfig {
@@ -146,6 +152,7 @@ impl ProxyConfig {
             static_routes: Vec::new(),
             proxy_require_supported: Vec::new(),
             prevalidated: false,
+            instance: 0,
         }
     }
 

@@ -110,6 +110,7 @@ mod target;
 mod util;
 mod validate;
 
+pub use branch::branch_instance;
 pub use config::{Forking, Mode, ProxyConfig, RouteMatch, StaticRoute};
 pub use forward::rewrite_top_via;
 pub use locate::{Locator, NoLocator, Target};

@@ -682,7 +682,7 @@ fn start_branch(
 ) {
     let n = *env.next_id;
     *env.next_id += 1;
-    let via_branch = branch::stateful(env.seed, n, ctx.loop_hash);
+    let via_branch = branch::stateful(env.seed, n, ctx.loop_hash, env.config.instance);
     let prepared = prepare(
         &ctx.base,
         &target,

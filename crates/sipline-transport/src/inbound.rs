@@ -43,8 +43,7 @@ impl Inner {
             }
         }
         Atomic::add(&counters.messages_in, 1);
-        let _ = self
-            .incoming
+        self.incoming
             .send(Incoming {
                 message,
                 raw,

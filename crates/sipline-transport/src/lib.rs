@@ -92,10 +92,30 @@ pub enum TransportEvent {
     },
 }
 
+/// Picks the queue of a received message: see [`TransportLayer::start_sharded`].
+pub type Route = dyn Fn(&Message) -> usize + Send + Sync;
+
+/// The queues received messages are passed up on.
+pub(crate) struct Inbound {
+    senders: Vec<mpsc::Sender<Incoming>>,
+    route: Arc<Route>,
+}
+
+impl Inbound {
+    /// Waits for room in the message's queue (back-pressure on the receiver).
+    pub(crate) async fn send(&self, inc: Incoming) {
+        let i = match self.senders.len() {
+            1 => 0,
+            n => (self.route)(&inc.message) % n,
+        };
+        let _ = self.senders[i].send(inc).await;
+    }
+}
+
 /// Shared state of a running transport layer.
 pub(crate) struct Inner {
     pub(crate) config: TransportConfig,
-    pub(crate) incoming: mpsc::Sender<Incoming>,
+    pub(crate) incoming: Inbound,
     pub(crate) events: broadcast::Sender<TransportEvent>,
     pub(crate) counters: Counters,
     pub(crate) conns: Connections,
@@ -153,6 +173,22 @@ impl TransportLayer {
     pub fn start(
         config: TransportConfig,
     ) -> io::Result<(TransportLayer, mpsc::Receiver<Incoming>)> {
+        let (layer, mut queues) = Self::start_sharded(config, 1, Arc::new(|_| 0))?;
+        let rx = queues.pop().expect("one queue");
+        Ok((layer, rx))
+    }
+
+    /// Like [`TransportLayer::start`], with the received messages split over
+    /// `queues` queues (at least one): `route` picks each message's queue
+    /// (taken modulo their number). A server that handles messages on
+    /// several cores routes every message of a transaction or dialog to
+    /// the same queue, e.g. by Call-ID. `route` runs on the receiving task,
+    /// after parsing: it should be cheap.
+    pub fn start_sharded(
+        config: TransportConfig,
+        queues: usize,
+        route: Arc<Route>,
+    ) -> io::Result<(TransportLayer, Vec<mpsc::Receiver<Incoming>>)> {
         tokio::runtime::Handle::try_current()
             .map_err(|e| io::Error::other(format!("no tokio runtime: {e}")))?;
         let tls_acceptor = match &config.tls {
@@ -218,11 +254,13 @@ impl TransportLayer {
                 Bound::Tcp(..) => None,
             })
             .collect();
-        let (tx, rx) = mpsc::channel(config.incoming_queue.max(1));
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..queues.max(1))
+            .map(|_| mpsc::channel(config.incoming_queue.max(1)))
+            .unzip();
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
             config,
-            incoming: tx,
+            incoming: Inbound { senders, route },
             events,
             counters: Counters::default(),
             conns: Connections::new(),
@@ -249,7 +287,7 @@ impl TransportLayer {
                 inner,
                 _stop_on_drop: guard,
             },
-            rx,
+            receivers,
         ))
     }
 

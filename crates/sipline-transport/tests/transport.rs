@@ -1008,3 +1008,60 @@ async fn retransmissions_are_counted_per_transport() {
         0
     );
 }
+
+/// `start_sharded`: each message reaches the queue its route picks, over
+/// UDP and TCP alike, and a route beyond the number of queues wraps.
+#[tokio::test]
+async fn sharded_queues_follow_the_route() {
+    let route: Arc<sipline_transport::Route> = Arc::new(|m: &Message| {
+        // the Call-ID's first digit picks the queue
+        m.call_id()
+            .and_then(|c| c.chars().next())
+            .and_then(|c| c.to_digit(10))
+            .unwrap_or(0) as usize
+    });
+    let cfg = config(&[
+        (Transport::Udp, "127.0.0.1:0"),
+        (Transport::Tcp, "127.0.0.1:0"),
+    ]);
+    let (layer, mut queues) = TransportLayer::start_sharded(cfg, 3, route).expect("start");
+    assert_eq!(queues.len(), 3);
+    let udp = layer.listener(Transport::Udp).unwrap();
+    let tcp = layer.listener(Transport::Tcp).unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut stream = TcpStream::connect(tcp).await.unwrap();
+    // Call-IDs "0..@test" to "5..@test": queue = digit % 3
+    for i in 0..6u32 {
+        let text = request_text("OPTIONS", "UDP 127.0.0.1:9", &format!("{i}z9hG4bKq{i}"), "")
+            .replace(
+                &format!("Call-ID: {i}z9hG4bKq{i}@test"),
+                &format!("Call-ID: {i}x@test"),
+            );
+        if i % 2 == 0 {
+            sock.send_to(text.as_bytes(), udp).await.unwrap();
+        } else {
+            stream.write_all(text.as_bytes()).await.unwrap();
+        }
+    }
+    let mut seen = vec![Vec::new(); 3];
+    for (q, rx) in queues.iter_mut().enumerate() {
+        for _ in 0..2 {
+            let inc = recv(rx).await;
+            seen[q].push(inc.message.call_id().unwrap().to_string());
+        }
+        assert!(
+            timeout(Duration::from_millis(200), rx.recv())
+                .await
+                .is_err(),
+            "queue {q} got a third message"
+        );
+    }
+    for (q, ids) in seen.iter_mut().enumerate() {
+        ids.sort();
+        assert_eq!(
+            *ids,
+            vec![format!("{q}x@test"), format!("{}x@test", q + 3)],
+            "queue {q}"
+        );
+    }
+}

@@ -117,7 +117,9 @@ impl Caller {
         format!(
             "{method} sip:bob@127.0.0.1:{s} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch={branch};rport\r\n\
 Max-Forwards: 70\r\n{route}To: <sip:bob@127.0.0.1:{s}>{to_tag}\r\nFrom: <sip:alice@127.0.0.1:{s}>;tag=a1\r\n\
-Call-ID: call-{branch}\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{l}>\r\nContent-Length: 0\r\n\r\n"
+Call-ID: call-{}\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{l}>\r\nContent-Length: 0\r\n\r\n",
+            // one Call-ID per caller: all its requests are one dialog (§12)
+            l.port()
         )
     }
 
@@ -323,4 +325,95 @@ fn cancel_after_the_final_response_gets_200() {
     let (_, r) = caller.final_for(Method::Cancel);
     assert_eq!(status(&r), 200, "{r}");
     assert!(!drain(&rx, Duration::from_millis(300)).contains(&Method::Cancel));
+}
+
+/// With four message-handling threads: the two REGISTERs of each address
+/// of record, sent at once from two Call-IDs, are handled one after the
+/// other by one thread (a fetch lists both bindings), and calls with many
+/// Call-IDs, whose responses come back by the thread's digit in the
+/// proxy's branch, fork, complete and end with ACK and BYE.
+#[test]
+fn four_threads_keep_transactions_and_bindings_together() {
+    let server = start("threads", &["--threads", "4"]);
+    let port = server.port();
+    let users: Vec<String> = (0..6).map(|i| format!("user{i}")).collect();
+    let mut phones = Vec::new();
+    for user in &users {
+        let (ok, ok_rx) = phone(Phone {
+            answer: Some(200),
+            delay: Duration::from_millis(100),
+        });
+        let (busy, busy_rx) = phone(Phone {
+            answer: Some(486),
+            delay: Duration::ZERO,
+        });
+        // both REGISTERs at once, from different Call-IDs (and sockets)
+        let socks: Vec<UdpSocket> = [ok, busy]
+            .iter()
+            .enumerate()
+            .map(|(n, contact)| {
+                let s = udp_socket(Duration::from_secs(5));
+                let l = s.local_addr().unwrap();
+                let msg = format!(
+                    "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKr{n}{user};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:{user}@127.0.0.1:{port}>\r\nFrom: <sip:{user}@127.0.0.1:{port}>;tag=r{n}\r\n\
+Call-ID: reg{n}-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:{contact}>\r\nContent-Length: 0\r\n\r\n"
+                );
+                s.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+                s
+            })
+            .collect();
+        for s in &socks {
+            let r = recv(s).expect("REGISTER answered");
+            assert_eq!(status(&r), 200, "{r}");
+        }
+        let fetched = support::register(port, user, &[]);
+        assert_eq!(
+            fetched.contacts().unwrap().len(),
+            2,
+            "{user}: both bindings kept: {fetched}"
+        );
+        phones.push((user.clone(), ok_rx, busy_rx));
+    }
+
+    for (user, ok_rx, busy_rx) in &phones {
+        let caller = Caller::new(port);
+        let branch = format!("z9hG4bKcall{user}");
+        let for_user = |text: String| text.replace("sip:bob@", &format!("sip:{user}@"));
+        caller.send(&for_user(caller.request("INVITE", &branch, 1, None, None)));
+        let (_, ok200) = caller.final_for(Method::Invite);
+        assert_eq!(status(&ok200), 200, "{user}: {ok200}");
+        let rr = ok200
+            .headers()
+            .get(StdHeader::RecordRoute)
+            .expect("record-routed")
+            .to_string();
+        let to_tag = ok200.to_tag().unwrap().to_string();
+        let target = ok200.contacts().unwrap()[0]
+            .address()
+            .unwrap()
+            .uri
+            .to_string();
+        let in_dialog = |method: &str, branch: &str, cseq: u32| {
+            for_user(caller.request(method, branch, cseq, Some(&to_tag), Some(&rr))).replacen(
+                &format!("sip:{user}@127.0.0.1:{port}"),
+                &target,
+                1,
+            )
+        };
+        caller.send(&in_dialog("ACK", &format!("{branch}a"), 1));
+        caller.send(&in_dialog("BYE", &format!("{branch}b"), 2));
+        let (_, bye_ok) = caller.final_for(Method::Bye);
+        assert_eq!(status(&bye_ok), 200, "{user}");
+        assert_eq!(
+            drain(ok_rx, Duration::from_millis(300)),
+            [Method::Invite, Method::Ack, Method::Bye],
+            "{user}'s answering phone"
+        );
+        assert_eq!(
+            drain(busy_rx, Duration::from_millis(100)),
+            [Method::Invite, Method::Ack],
+            "{user}'s busy phone"
+        );
+    }
 }

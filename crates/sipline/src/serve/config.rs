@@ -39,6 +39,7 @@ struct ServerSection {
     record_route: Option<bool>,
     forking: Option<String>,
     server_header: Option<String>,
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +120,10 @@ struct RouteSection {
     #[serde(default)]
     permanent: bool,
 }
+
+/// The most message-handling threads: each one's number is a hex digit in
+/// the branches it creates (`sipline_proxy::ProxyConfig::instance`).
+pub(crate) const MAX_THREADS: usize = 16;
 
 /// A configuration error, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +208,10 @@ pub(crate) struct Config {
     /// restart, 200 without waiting for a disk commit); else the durable
     /// redb store in `data_dir`.
     pub(crate) memory_store: bool,
+    /// Threads that handle messages (`server.threads`; 0 or absent: one per
+    /// CPU). Each runs its own share of the transactions, calls and
+    /// REGISTERs (see `server.rs`).
+    pub(crate) threads: usize,
     /// Domains whose mode is not `mode` (from `[[domain]]`).
     pub(crate) domain_modes: Vec<(String, Mode)>,
 }
@@ -225,6 +234,7 @@ pub(crate) struct Overrides {
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) mode: Option<String>,
     pub(crate) users: Vec<String>,
+    pub(crate) threads: Option<usize>,
 }
 
 /// `udp:127.0.0.1:5060`, `tls:[::1]:5061` ...
@@ -588,7 +598,18 @@ impl Config {
                 ))
             }
         };
+        let threads = match o.threads.or(f.server.threads).unwrap_or(0) {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+            n if n > MAX_THREADS => {
+                return Err(err(
+                    "server.threads",
+                    format!("{n}: at most {MAX_THREADS} (0: one per CPU)"),
+                ))
+            }
+            n => n,
+        };
         Ok(Self {
+            threads,
             listen,
             domains,
             data_dir: o

@@ -29,6 +29,9 @@ pub(crate) struct Args {
     /// no users at all the server runs open.
     #[arg(long)]
     user: Vec<String>,
+    /// Threads that handle messages (default: one per CPU, at most 16).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Log filter, e.g. info, debug, sipline=debug.
     #[arg(long, default_value = "info")]
     log: String,
@@ -49,6 +52,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         data_dir: args.data_dir.clone(),
         mode: args.mode.clone(),
         users: args.user.clone(),
+        threads: args.threads,
     };
     let cfg = match config::Config::load(args.config.as_deref(), &overrides) {
         Ok(c) => c,
@@ -58,7 +62,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cfg.threads)
         .enable_all()
         .build()
     {

@@ -21,7 +21,7 @@ use sipline_transport::{
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -54,16 +54,27 @@ struct Queued {
     source: Source,
 }
 
+/// One message-handling thread's state (a shard): its own transaction
+/// table, proxy and redirect cores, REGISTER queues and send queues. The
+/// transport routes every message of a dialog or transaction to the same
+/// shard ([`route`]): requests by Call-ID, REGISTERs by address of record
+/// (so one shard reads and writes an AOR's bindings, one REGISTER at a
+/// time), responses by the shard digit in our branch. What all shards share:
+/// the location store and its cache, the digest nonce state, the transport.
 struct Server {
-    cfg: Config,
+    /// This shard's number (a hex digit in the branches it creates).
+    shard: usize,
+    cfg: Arc<Config>,
     table: Transactions<Destination>,
     layer: TransportLayer,
     registrar: Registrar,
     /// The durable location store; `None` with `registrar.store = "memory"`,
     /// where `bindings` is the store.
     store: Option<Arc<RedbStore>>,
-    auth: Option<DigestServer>,
-    users: HashMap<String, Credential>,
+    /// Digest nonces and their counts (replay detection) are one state for
+    /// every shard: a client's next request may land on another.
+    auth: Option<Arc<Mutex<DigestServer>>>,
+    users: Arc<HashMap<String, Credential>>,
     /// Our own addresses: a URI naming one of them names this server.
     local: Vec<SocketAddr>,
     done_tx: mpsc::UnboundedSender<Done>,
@@ -71,7 +82,7 @@ struct Server {
     /// The unexpired bindings of each AOR as last committed (or read): the
     /// registrar and the proxy read these instead of the store; the store
     /// is written through on every change and read only on a miss.
-    bindings: HashMap<String, Vec<Binding>>,
+    bindings: Arc<BindingCache>,
     /// The proxy core (a stateless one in stateless mode).
     proxy: Proxy,
     /// The redirect server (§8.3) for requests to domains in redirect mode
@@ -102,7 +113,111 @@ struct Server {
     server_header: sipline_message::ByteString,
 }
 
+/// The bindings of every AOR, shared by the shards: an AOR is written only
+/// by the shard its REGISTERs are routed to, and read by any (routing a
+/// call). Split into buckets, each behind its own lock, so that shards
+/// rarely wait for each other.
+pub(crate) struct BindingCache {
+    buckets: Vec<RwLock<HashMap<String, Vec<Binding>>>>,
+}
+
+impl BindingCache {
+    const BUCKETS: usize = 64;
+
+    fn new() -> Self {
+        Self {
+            buckets: (0..Self::BUCKETS).map(|_| RwLock::default()).collect(),
+        }
+    }
+
+    fn bucket(&self, aor: &str) -> &RwLock<HashMap<String, Vec<Binding>>> {
+        &self.buckets[fnv(aor.as_bytes()) as usize % Self::BUCKETS]
+    }
+
+    fn read(&self, aor: &str) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Binding>>> {
+        self.bucket(aor)
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self, aor: &str) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<Binding>>> {
+        self.bucket(aor)
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn contains(&self, aor: &str) -> bool {
+        self.read(aor).contains_key(aor)
+    }
+
+    /// A copy of the AOR's bindings, if cached.
+    fn get(&self, aor: &str) -> Option<Vec<Binding>> {
+        self.read(aor).get(aor).cloned()
+    }
+
+    /// Runs `f` on the AOR's cached bindings (empty if none), under the
+    /// bucket's read lock.
+    fn with<R>(&self, aor: &str, f: impl FnOnce(&[Binding]) -> R) -> R {
+        let bucket = self.read(aor);
+        f(bucket.get(aor).map_or(&[][..], Vec::as_slice))
+    }
+
+    fn insert(&self, aor: String, bindings: Vec<Binding>) {
+        let mut bucket = self.write(&aor);
+        match bucket.get_mut(&aor) {
+            Some(cached) => *cached = bindings,
+            None => {
+                bucket.insert(aor, bindings);
+            }
+        }
+    }
+
+    /// Drops expired bindings, and AORs left with none.
+    fn purge(&self, now: u64) {
+        for b in &self.buckets {
+            b.write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .retain(|_, list| {
+                    list.retain(|b| !b.is_expired(now));
+                    !list.is_empty()
+                });
+        }
+    }
+}
+
+/// FNV-1a: the shard of a Call-ID or AOR, the bucket of an AOR.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The shard of a received message (the transport takes it modulo the
+/// number of shards). A response to one of our client transactions goes to
+/// the shard whose number is in its branch; a REGISTER goes by its address
+/// of record (RFC 3261 §10.3: its bindings are read, then written, one
+/// REGISTER at a time); everything else by Call-ID, so that a transaction's
+/// retransmissions, its CANCEL and ACK, and the requests of a dialog meet
+/// the same shard. (A CANCEL of a REGISTER, which has no effect anyway
+/// (§9.1), goes by Call-ID and may miss the REGISTER's shard: it is then
+/// answered 481 or forwarded like any CANCEL with no transaction.)
+fn route(m: &Message) -> usize {
+    let by_call_id = |m: &Message| m.call_id().map_or(0, |c| fnv(c.as_bytes()) as usize);
+    match m {
+        Message::Response(_) => match m.branch().and_then(sipline_proxy::branch_instance) {
+            Some(i) => usize::from(i),
+            None => by_call_id(m),
+        },
+        Message::Request(r) if r.method == Method::Register => match m.to_header() {
+            Ok(to) => fnv(sipline_registrar::canonical_aor(&to.uri).as_bytes()) as usize,
+            Err(_) => by_call_id(m),
+        },
+        Message::Request(_) => by_call_id(m),
+    }
+}
+
 pub(crate) async fn run(cfg: Config) -> Result<(), String> {
+    let cfg = Arc::new(cfg);
     let store = if cfg.memory_store {
         None
     } else {
@@ -130,7 +245,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         idle_timeout: cfg.idle_timeout,
         ..TransportConfig::default()
     };
-    let (layer, mut incoming) = TransportLayer::start(tc).map_err(|e| format!("listen: {e}"))?;
+    let (layer, incoming) = TransportLayer::start_sharded(tc, cfg.threads, Arc::new(route))
+        .map_err(|e| format!("listen: {e}"))?;
     let listeners = layer.listeners();
     let names: Vec<String> = listeners
         .iter()
@@ -160,14 +276,15 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
     );
     let _ = out.flush();
     info!(
-        "record-route {}, {} forking, branch timeout {:?}",
+        "record-route {}, {} forking, branch timeout {:?}, {} threads",
         cfg.record_route,
         if cfg.sequential_forking {
             "sequential"
         } else {
             "parallel"
         },
-        cfg.branch_timeout
+        cfg.branch_timeout,
+        cfg.threads
     );
     for r in &cfg.routes {
         let hops: Vec<String> = r.next_hops.iter().map(ToString::to_string).collect();
@@ -200,165 +317,206 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         let mut c = DigestServerConfig::new(realm, secret);
         c.nonce_lifetime = cfg.nonce_lifetime;
         c.algorithms = cfg.algorithms.clone();
-        Some(DigestServer::new(c).map_err(|e| format!("auth: {e}"))?)
+        Some(Arc::new(Mutex::new(
+            DigestServer::new(c).map_err(|e| format!("auth: {e}"))?,
+        )))
     };
-    let users = cfg
-        .users
-        .iter()
-        .map(|u| (u.name.clone(), u.secret.clone()))
-        .collect();
-    let registrar = Registrar::new(RegistrarConfig {
-        default_expires: cfg.default_expires,
-        min_expires: cfg.min_expires,
-        max_expires: cfg.max_expires,
-        service_route: cfg.service_route.clone(),
-        ..RegistrarConfig::default()
-    });
-    let timers = TimerConfig {
-        t1: cfg.t1,
-        t2: cfg.t2,
-        t4: cfg.t4,
-        timer_c: cfg.timer_c,
-        ..TimerConfig::default()
-    };
-    let proxy = Proxy::new(proxy_config(&cfg, &listeners));
-    let mut redirect_config = proxy_config(&cfg, &listeners);
-    redirect_config.mode = sipline_proxy::Mode::Redirect;
-    let redirector = Proxy::new(redirect_config);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let mut transport_events = layer.subscribe();
-    let (udp_out, udp_task) = udp_sender(layer.clone(), done_tx.clone());
+    let users: Arc<HashMap<String, Credential>> = Arc::new(
+        cfg.users
+            .iter()
+            .map(|u| (u.name.clone(), u.secret.clone()))
+            .collect(),
+    );
+    let bindings = Arc::new(BindingCache::new());
     let server_header = sipline_message::ByteString::from(cfg.server_header.clone());
-    let mut server = Server {
-        local: listeners.iter().map(|(_, a)| *a).collect(),
-        cfg,
-        table: Transactions::new(timers),
-        layer,
-        registrar,
-        store,
-        auth,
-        users,
-        done_tx,
-        busy: HashMap::new(),
-        bindings: HashMap::new(),
-        proxy,
-        redirector,
-        branches: HashMap::new(),
-        branch_dest: HashMap::new(),
-        server_txs: HashMap::new(),
-        stateless: Vec::new(),
-        queues: HashMap::new(),
-        udp_out,
-        udp_pending: Vec::new(),
-        shutting_down: None,
-        server_header,
-    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut shards = Vec::new();
+    for (shard, incoming) in incoming.into_iter().enumerate() {
+        let registrar = Registrar::new(RegistrarConfig {
+            default_expires: cfg.default_expires,
+            min_expires: cfg.min_expires,
+            max_expires: cfg.max_expires,
+            service_route: cfg.service_route.clone(),
+            ..RegistrarConfig::default()
+        });
+        let timers = TimerConfig {
+            t1: cfg.t1,
+            t2: cfg.t2,
+            t4: cfg.t4,
+            timer_c: cfg.timer_c,
+            ..TimerConfig::default()
+        };
+        let mut proxy_cfg = proxy_config(&cfg, &listeners);
+        proxy_cfg.instance = u8::try_from(shard).unwrap_or(0);
+        let mut redirect_config = proxy_cfg.clone();
+        redirect_config.mode = sipline_proxy::Mode::Redirect;
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (udp_out, udp_task) = udp_sender(layer.clone(), done_tx.clone());
+        let server = Server {
+            shard,
+            local: listeners.iter().map(|(_, a)| *a).collect(),
+            cfg: cfg.clone(),
+            table: Transactions::new(timers),
+            layer: layer.clone(),
+            registrar,
+            store: store.clone(),
+            auth: auth.clone(),
+            users: users.clone(),
+            done_tx,
+            busy: HashMap::new(),
+            bindings: bindings.clone(),
+            proxy: Proxy::new(proxy_cfg),
+            redirector: Proxy::new(redirect_config),
+            branches: HashMap::new(),
+            branch_dest: HashMap::new(),
+            server_txs: HashMap::new(),
+            stateless: Vec::new(),
+            queues: HashMap::new(),
+            udp_out,
+            udp_pending: Vec::new(),
+            shutting_down: None,
+            server_header: server_header.clone(),
+        };
+        shards.push(tokio::spawn(server.run(
+            incoming,
+            done_rx,
+            udp_task,
+            stop_rx.clone(),
+        )));
+    }
+    drop(stop_rx);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("signal handler: {e}"))?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| format!("signal handler: {e}"))?;
-    let purge_every = std::time::Duration::from_secs(30);
-    let mut next_purge = Instant::now() + purge_every;
-    // One timer, moved when the next deadline changes (a new one per turn
-    // of the loop cost a timer-wheel registration per message).
-    let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(next_purge));
-    tokio::pin!(sleep);
-    // Messages are taken from the transport in batches: one wake-up of this
-    // task for all that arrived meanwhile.
-    let mut batch: Vec<Incoming> = Vec::with_capacity(INCOMING_BATCH);
-    loop {
-        server.flush();
-        server.hand_over_udp();
-        if let Some(deadline) = server.shutting_down {
-            if (server.table.is_empty() && server.busy.is_empty()) || Instant::now() >= deadline {
-                break;
-            }
-        }
-        // The transactions' timers, and the proxy core's own (the branch
-        // timeout of sequential forking, RFC 3841 §7.2.4 / RFC 3261 §16.6).
-        let mut wake = [server.table.poll_timeout(), server.proxy.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .fold(next_purge, Instant::min);
-        if let Some(d) = server.shutting_down {
-            wake = wake.min(d);
-        }
-        let wake = tokio::time::Instant::from_std(wake);
-        if sleep.deadline() != wake {
-            sleep.as_mut().reset(wake);
-        }
-        tokio::select! {
-            n = incoming.recv_many(&mut batch, INCOMING_BATCH) => {
-                if n == 0 {
-                    break;
-                }
-                // Each message as if it came alone: what it made the
-                // transactions send or report is handled before the next.
-                for m in batch.drain(..) {
-                    server.on_incoming(m);
-                    server.flush();
-                }
-            }
-            Some(d) = done_rx.recv() => {
-                server.on_done(d);
-                while let Ok(d) = done_rx.try_recv() {
-                    server.flush();
-                    server.on_done(d);
-                }
-            }
-            ev = transport_events.recv() => {
-                if let Ok(TransportEvent::ConnectionClosed { transport, remote, reason, .. }) = ev {
-                    debug!("{transport} connection with {remote} closed: {reason:?}");
-                    server.queues.remove(&(transport, remote));
-                }
-            }
-            () = &mut sleep => {
-                let now = Instant::now();
-                server.table.handle_timeout(now);
-                let actions = server.proxy.handle_timeout(now);
-                server.act(actions);
-                if now >= next_purge {
-                    next_purge = now + purge_every;
-                    server.purge();
-                }
-            }
-            _ = sigint.recv(), if server.shutting_down.is_none() => server.begin_shutdown(),
-            _ = sigterm.recv(), if server.shutting_down.is_none() => server.begin_shutdown(),
-        }
+    tokio::select! {
+        _ = sigint.recv() => {}
+        _ = sigterm.recv() => {}
+        // a shard ends by itself only when the transport is gone
+        _ = stop_rx_closed(&stop_tx) => {}
     }
-    // What was decided before the end still goes out: the UDP sender
-    // finishes its queue (briefly) before the listeners close.
-    server.flush();
-    server.hand_over_udp();
-    let (closed, _) = mpsc::unbounded_channel();
-    drop(std::mem::replace(&mut server.udp_out, closed));
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), udp_task).await;
-    server.layer.shutdown();
     info!(
-        "stopped; {} transactions were still open",
-        server.table.len()
+        "shutting down: no new requests; waiting up to {:?} for open transactions",
+        cfg.shutdown_grace
     );
+    let _ = stop_tx.send(true);
+    let mut open = 0;
+    for s in shards {
+        open += s.await.unwrap_or(0);
+    }
+    layer.shutdown();
+    info!("stopped; {open} transactions were still open");
     // Dropping the store waits for its writer: every acknowledged binding is on disk.
-    drop(server);
+    drop(store);
     Ok(())
 }
 
+/// Resolves when every shard has ended (dropped its stop receiver).
+async fn stop_rx_closed(stop: &tokio::sync::watch::Sender<bool>) {
+    stop.closed().await;
+}
+
 impl Server {
-    fn begin_shutdown(&mut self) {
-        info!(
-            "shutting down: no new requests; waiting up to {:?} for {} transactions",
-            self.cfg.shutdown_grace,
-            self.table.len()
-        );
-        self.shutting_down = Some(Instant::now() + self.cfg.shutdown_grace);
+    /// The shard's loop, until shutdown; returns how many transactions were
+    /// still open at the end.
+    async fn run(
+        mut self,
+        mut incoming: mpsc::Receiver<Incoming>,
+        mut done_rx: mpsc::UnboundedReceiver<Done>,
+        udp_task: tokio::task::JoinHandle<()>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> usize {
+        let mut transport_events = self.layer.subscribe();
+        let purge_every = std::time::Duration::from_secs(30);
+        let mut next_purge = Instant::now() + purge_every;
+        // One timer, moved when the next deadline changes (a new one per turn
+        // of the loop cost a timer-wheel registration per message).
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(next_purge));
+        tokio::pin!(sleep);
+        // Messages are taken from the transport in batches: one wake-up of this
+        // task for all that arrived meanwhile.
+        let mut batch: Vec<Incoming> = Vec::with_capacity(INCOMING_BATCH);
+        loop {
+            self.flush();
+            self.hand_over_udp();
+            if let Some(deadline) = self.shutting_down {
+                if (self.table.is_empty() && self.busy.is_empty()) || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            // The transactions' timers, and the proxy core's own (the branch
+            // timeout of sequential forking, RFC 3841 §7.2.4 / RFC 3261 §16.6).
+            let mut wake = [self.table.poll_timeout(), self.proxy.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .fold(next_purge, Instant::min);
+            if let Some(d) = self.shutting_down {
+                wake = wake.min(d);
+            }
+            let wake = tokio::time::Instant::from_std(wake);
+            if sleep.deadline() != wake {
+                sleep.as_mut().reset(wake);
+            }
+            tokio::select! {
+                n = incoming.recv_many(&mut batch, INCOMING_BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    // Each message as if it came alone: what it made the
+                    // transactions send or report is handled before the next.
+                    for m in batch.drain(..) {
+                        self.on_incoming(m);
+                        self.flush();
+                    }
+                }
+                Some(d) = done_rx.recv() => {
+                    self.on_done(d);
+                    while let Ok(d) = done_rx.try_recv() {
+                        self.flush();
+                        self.on_done(d);
+                    }
+                }
+                ev = transport_events.recv() => {
+                    if let Ok(TransportEvent::ConnectionClosed { transport, remote, reason, .. }) = ev {
+                        debug!("{transport} connection with {remote} closed: {reason:?}");
+                        self.queues.remove(&(transport, remote));
+                    }
+                }
+                () = &mut sleep => {
+                    let now = Instant::now();
+                    self.table.handle_timeout(now);
+                    let actions = self.proxy.handle_timeout(now);
+                    self.act(actions);
+                    if now >= next_purge {
+                        next_purge = now + purge_every;
+                        self.purge();
+                    }
+                }
+                r = stop.changed(), if self.shutting_down.is_none() => {
+                    if r.is_err() || *stop.borrow() {
+                        self.shutting_down = Some(Instant::now() + self.cfg.shutdown_grace);
+                    }
+                }
+            }
+        }
+        // What was decided before the end still goes out: the UDP sender
+        // finishes its queue (briefly) before the listeners close.
+        self.flush();
+        self.hand_over_udp();
+        let (closed, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.udp_out, closed));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), udp_task).await;
+        self.table.len()
     }
 
+    /// Expired bindings out of the cache and the store: one shard does it
+    /// for all.
     fn purge(&mut self) {
+        if self.shard != 0 {
+            return;
+        }
         let now = sipline_registrar::unix_now();
-        self.bindings.retain(|_, list| {
-            list.retain(|b| !b.is_expired(now));
-            !list.is_empty()
-        });
+        self.bindings.purge(now);
         let Some(store) = &self.store else { return };
         match store.purge_expired(now) {
             Ok(0) => {}
@@ -665,7 +823,7 @@ impl Server {
                 outcome,
                 result,
             } => match result {
-                Ok(bindings) => self.registered(tx, aor, outcome, bindings),
+                Ok(bindings) => self.registered(tx, aor, outcome, Some(bindings)),
                 Err(e) => {
                     warn!("storing the bindings of {aor}: {e}");
                     self.reply(tx, 500, Some("Location store failure"));
@@ -856,8 +1014,8 @@ impl Server {
         // not challenged.
         if self.auth.is_some() && self.is_from_local_user(&request) {
             let users = &self.users;
-            let auth = self.auth.as_mut().expect("checked above");
-            let verdict = auth.verify_message(SystemTime::now(), &request, true, |u, _| {
+            let auth = self.auth.as_ref().expect("checked above");
+            let verdict = lock(auth).verify_message(SystemTime::now(), &request, true, |u, _| {
                 users.get(u).cloned()
             });
             match verdict {
@@ -902,7 +1060,7 @@ impl Server {
     }
 
     fn proxy_challenge(&mut self, tx: TransactionId, request: &Message, stale: bool) {
-        let Some(auth) = &mut self.auth else { return };
+        let Some(auth) = &self.auth else { return };
         let Some(req) = request.as_request() else {
             return;
         };
@@ -911,7 +1069,8 @@ impl Server {
             StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             Some(&tag()),
         );
-        for c in auth.challenge(SystemTime::now(), stale) {
+        let challenges = lock(auth).challenge(SystemTime::now(), stale);
+        for c in challenges {
             r.headers.push(StdHeader::ProxyAuthenticate, c.to_string());
         }
         self.respond(tx, Message::from(r));
@@ -977,9 +1136,9 @@ impl Server {
         // RFC 3261 §10.3 steps 3-4 (RFC 3261 §22.4): every REGISTER is
         // authenticated when users are configured, and one may register
         // only its own address of record.
-        if let Some(auth) = &mut self.auth {
+        if let Some(auth) = &self.auth {
             let users = &self.users;
-            let verdict = auth.verify_message(SystemTime::now(), &request, false, |u, _| {
+            let verdict = lock(auth).verify_message(SystemTime::now(), &request, false, |u, _| {
                 users.get(u).cloned()
             });
             match verdict {
@@ -1025,11 +1184,9 @@ impl Server {
         source: Source,
         aor: String,
     ) {
-        if let (false, Some(store)) = (self.bindings.contains_key(&aor), &self.store) {
+        if let (false, Some(store)) = (self.bindings.contains(&aor), &self.store) {
             match store.get(&aor) {
-                Ok(b) => {
-                    self.bindings.insert(aor.clone(), b);
-                }
+                Ok(b) => self.bindings.insert(aor.clone(), b),
                 Err(e) => {
                     warn!("reading the bindings of {aor}: {e}");
                     self.reply(tx, 500, Some("Location store failure"));
@@ -1037,13 +1194,16 @@ impl Server {
                 }
             }
         }
-        let current = self.bindings.get(&aor).map_or(&[][..], Vec::as_slice);
         let ctx = RegisterContext {
             source: Some(source),
             to_tag: Some(tag()),
         };
         let now = sipline_registrar::unix_now();
-        let Ok(mut outcome) = self.registrar.process(now, &request, current, &ctx) else {
+        let registrar = &self.registrar;
+        let processed = self.bindings.with(&aor, |current| {
+            registrar.process(now, &request, current, &ctx)
+        });
+        let Ok(mut outcome) = processed else {
             self.reply(tx, 400, None);
             return self.release(&aor);
         };
@@ -1054,11 +1214,10 @@ impl Server {
         }
         let changes = std::mem::take(&mut outcome.changes);
         let Some(store) = &self.store else {
-            // In memory only: the cache is the store.
-            let list = self.bindings.entry(aor.clone()).or_default();
-            sipline_registrar::apply_changes(list, &changes);
-            let bindings = std::mem::take(list);
-            return self.registered(tx, aor, Box::new(outcome), bindings);
+            // In memory only: the cache is the store, and the registrar's
+            // list (the AOR's bindings with the changes applied) its new
+            // entry.
+            return self.registered(tx, aor, Box::new(outcome), None);
         };
         // The 200 goes out only once the bindings are on disk; commits of
         // concurrent REGISTERs are grouped by the store's writer, which
@@ -1076,29 +1235,25 @@ impl Server {
         });
     }
 
-    /// A REGISTER's changes are stored and `bindings` are the AOR's now:
-    /// the 200, and the next REGISTER of the AOR.
+    /// A REGISTER's changes are stored and `stored` are the AOR's bindings
+    /// now as the store returned them (`None`: no store, the registrar's
+    /// are): the 200, and the next REGISTER of the AOR.
     fn registered(
         &mut self,
         tx: TransactionId,
         aor: String,
         mut outcome: Box<RegisterOutcome>,
-        bindings: Vec<Binding>,
+        stored: Option<Vec<Binding>>,
     ) {
         // REGISTERs of an AOR are processed one at a time against the
         // cache, so the store usually returns what the registrar computed
         // and the 200 already lists: only a difference rewrites its Contacts.
-        if bindings != outcome.bindings {
+        if let Some(bindings) = stored.filter(|b| *b != outcome.bindings) {
             outcome.set_bindings(sipline_registrar::unix_now(), bindings);
         }
         // the unexpired ones (the store drops the others at its next purge)
         let bindings = std::mem::take(&mut outcome.bindings);
-        match self.bindings.get_mut(&aor) {
-            Some(cached) => *cached = bindings,
-            None => {
-                self.bindings.insert(aor.clone(), bindings);
-            }
-        }
+        self.bindings.insert(aor.clone(), bindings);
         let response = outcome.response;
         self.respond(tx, response);
         self.release(&aor);
@@ -1116,13 +1271,14 @@ impl Server {
     }
 
     fn challenge(&mut self, tx: TransactionId, request: &Message, stale: bool) {
-        let Some(auth) = &mut self.auth else { return };
+        let Some(auth) = &self.auth else { return };
         let Some(req) = request.as_request() else {
             return;
         };
         let mut r =
             sipline_message::builder::response_to(req, StatusCode::UNAUTHORIZED, Some(&tag()));
-        for c in auth.challenge(SystemTime::now(), stale) {
+        let challenges = lock(auth).challenge(SystemTime::now(), stale);
+        for c in challenges {
             r.headers.push(StdHeader::WwwAuthenticate, c.to_string());
         }
         self.respond(tx, Message::from(r));
@@ -1178,7 +1334,7 @@ impl Server {
 /// The proxy core's view of the location store.
 struct StoreLocator<'a> {
     store: Option<&'a RedbStore>,
-    cache: Option<&'a HashMap<String, Vec<Binding>>>,
+    cache: Option<&'a BindingCache>,
     users: &'a HashMap<String, Credential>,
     known_users_only: bool,
     now: u64,
@@ -1201,7 +1357,7 @@ impl<'a> StoreLocator<'a> {
 }
 
 impl<'a> StoreLocator<'a> {
-    fn with_cache(mut self, cache: &'a HashMap<String, Vec<Binding>>) -> Self {
+    fn with_cache(mut self, cache: &'a BindingCache) -> Self {
         self.cache = Some(cache);
         self
     }
@@ -1212,7 +1368,7 @@ impl Locator for StoreLocator<'_> {
     /// else the unexpired bindings (none: 480).
     fn lookup(&self, aor: &str) -> Option<Vec<Target>> {
         let bindings = match self.cache.and_then(|c| c.get(aor)) {
-            Some(b) => b.clone(),
+            Some(b) => b,
             None => self
                 .store
                 .map(|s| s.get(aor).unwrap_or_default())
@@ -1441,6 +1597,12 @@ fn send_queue(
         }
     });
     tx
+}
+
+/// The lock of a shared state; a shard that panicked holding it left
+/// nothing half-written that the others cannot use.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A To tag: 64 random bits (RFC 3261 §19.3).
