@@ -693,3 +693,147 @@ fn caller_over_tls_without_listener_gets_the_callees_bye() {
     // bob sent his BYE to serve over UDP (his route set's first value)
     assert!(sent_over(&bob.trace(), "UDP", "BYE sip"), "{}", bob.trace());
 }
+
+/// RFC 5626 §5.3.1 over real sockets: bob registers with outbound over a
+/// TCP connection of his own (no listener), answers a call from alice on
+/// UDP, and the Record-Route value facing him carries a flow token. A BYE
+/// whose token was changed gets 403 (Forbidden); once bob's connection is
+/// closed, the genuine route gets 430 (Flow Failed, §11.5).
+#[test]
+fn forged_flow_token_is_403_and_a_closed_flow_430() {
+    let (server, _) = start("flow-token");
+    let tcp = server.addr("tcp");
+    let udp = server.addr("udp");
+    let p = udp.port();
+    let aor = format!("sip:bob@127.0.0.1:{p}");
+
+    let mut bob = Conn::new(TcpStream::connect(tcp).unwrap());
+    let local = bob.stream.local_addr().unwrap();
+    bob.send(
+        format!(
+            "REGISTER sip:127.0.0.1:{p} SIP/2.0\r\n\
+Via: SIP/2.0/TCP {local};branch=z9hG4bKflowreg1\r\nMax-Forwards: 70\r\n\
+To: <{aor}>\r\nFrom: <{aor}>;tag=r1\r\nCall-ID: flowreg-bob\r\nCSeq: 1 REGISTER\r\n\
+Supported: outbound\r\n\
+Contact: <sip:bob@{local};transport=tcp;ob>;reg-id=1;\
++sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"\r\n\
+Expires: 600\r\nContent-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let ok = loop {
+        let m = bob.recv(Duration::from_secs(5)).expect("REGISTER answered");
+        if status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{ok}");
+
+    // alice calls; the INVITE comes down bob's connection (his flow)
+    let alice = udp_socket(Duration::from_secs(5));
+    let a = alice.local_addr().unwrap();
+    let request = |method: &str, branch: &str, cseq: u32, uri: &str, extra: &str| {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n{extra}To: <{aor}>\r\nFrom: <sip:alice@127.0.0.1:{p}>;tag=a1\r\n\
+Call-ID: flowcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    alice
+        .send_to(
+            request("INVITE", "z9hG4bKflowinv1", 1, &aor, "").as_bytes(),
+            udp,
+        )
+        .unwrap();
+    let invite = loop {
+        let m = bob
+            .recv(Duration::from_secs(5))
+            .expect("the INVITE over bob's flow");
+        if m.as_request().is_some_and(|r| r.method == Method::Invite) {
+            break m;
+        }
+    };
+    let mut r = sipline_message::builder::response_to(
+        invite.as_request().unwrap(),
+        StatusCode::OK,
+        Some("b1"),
+    );
+    r.headers.push(
+        StdHeader::Contact,
+        format!("<sip:bob@{local};transport=tcp>"),
+    );
+    for rr in invite.headers().get_all(StdHeader::RecordRoute) {
+        r.headers.push(StdHeader::RecordRoute, rr.clone());
+    }
+    bob.send(&Message::from(r).to_bytes());
+    let mut buf = [0u8; 65535];
+    let ok = loop {
+        let (n, _) = alice.recv_from(&mut buf).expect("a response to the INVITE");
+        let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+        if status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{ok}");
+    let rr: Vec<String> = ok
+        .headers()
+        .values(StdHeader::RecordRoute)
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(rr.len(), 2, "{rr:?}");
+    assert!(
+        rr[0].starts_with("<sip:ft-") && rr[0].ends_with(&format!("@{tcp};transport=tcp;lr>")),
+        "{rr:?}"
+    );
+    assert_eq!(rr[1], format!("<sip:{udp};transport=udp;lr>"));
+
+    let target = format!("sip:bob@{local};transport=tcp");
+    let bye = |branch: &str, cseq: u32, routes: &[&str]| {
+        let extra: String = routes.iter().map(|r| format!("Route: {r}\r\n")).collect();
+        request("BYE", branch, cseq, &target, &extra)
+            .replace(&format!("To: <{aor}>"), &format!("To: <{aor}>;tag=b1"))
+    };
+    let bye_status = |msg: String| -> u16 {
+        alice.send_to(msg.as_bytes(), udp).unwrap();
+        let mut buf = [0u8; 65535];
+        loop {
+            let (n, _) = alice.recv_from(&mut buf).expect("a response to the BYE");
+            let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+            if m.cseq().unwrap().method == Method::Bye && status(&m) >= 200 {
+                return status(&m);
+            }
+        }
+    };
+    // one character of the token changed: 403, and nothing reaches bob
+    let token = rr[0]
+        .trim_start_matches("<sip:")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    let last = token.chars().last().unwrap();
+    let forged = rr[0].replace(
+        &token,
+        &format!(
+            "{}{}",
+            &token[..token.len() - 1],
+            if last == 'A' { 'B' } else { 'A' }
+        ),
+    );
+    assert_eq!(
+        bye_status(bye("z9hG4bKflowbye1", 2, &[&rr[1], &forged])),
+        403
+    );
+    assert!(
+        bob.recv(Duration::from_millis(300)).is_none(),
+        "the forged BYE went nowhere"
+    );
+
+    // bob's connection closes: his flow is gone, 430
+    drop(bob);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        bye_status(bye("z9hG4bKflowbye2", 3, &[&rr[1], &rr[0]])),
+        430
+    );
+}
