@@ -1,7 +1,7 @@
 //! What the proxy is responsible for and how it forwards.
 
 use sipline_message::uri::{Host, SipUri};
-use sipline_message::Uri;
+use sipline_message::{Transport, Uri};
 use std::time::Duration;
 
 /// How a target set with several targets is processed (RFC 3261 §16.6:
@@ -92,6 +92,27 @@ pub struct ProxyConfig {
     /// Via the proxy inserts (§16.6 step 8), which the server may rewrite
     /// once it chose the transport ([`crate::rewrite_top_via`]).
     pub record_route_uri: SipUri,
+    /// This element's URI on each transport it listens on, e.g.
+    /// `sip:192.0.2.1:5060` for UDP, `sip:192.0.2.1:5060;transport=tcp`,
+    /// `sips:192.0.2.1:5061` for TLS (RFC 5658 §6.2: a TLS hop is encoded by
+    /// the `sips` scheme, never by `transport=tls`). Record-Route names the
+    /// listener of the transport a request arrived on and the one it leaves
+    /// on: when the two differ, or a flow token is needed on either side
+    /// ([`ProxyConfig::flow_token_key`]), two values are inserted (RFC 5658
+    /// §5 double Record-Route; §6.2 with a `transport` parameter on each).
+    /// A transport with no entry here is named by
+    /// [`ProxyConfig::record_route_uri`]. Empty (the default): one value,
+    /// [`ProxyConfig::record_route_uri`], as before.
+    pub listeners: Vec<(Transport, SipUri)>,
+    /// The key of flow tokens (RFC 5626 §5.2), random per start of the
+    /// server: with it, a Record-Route value facing a peer reached over a
+    /// flow (the flow of [`crate::Inbound`], or a [`crate::Target`]'s
+    /// `flow`) carries a token naming that flow in its user part, and an
+    /// in-dialog request routed through such a value is forwarded over the
+    /// flow (§5.3.1; 403 for a token not made with this key, 430 when the
+    /// flow is gone). `None` (the default): no tokens; a Route value with
+    /// one is removed like any other of ours.
+    pub flow_token_key: Option<[u8; 32]>,
     /// Parallel or sequential processing of the target set.
     pub forking: Forking,
     /// With [`Forking::Sequential`], how long a group of targets is given
@@ -143,6 +164,8 @@ impl ProxyConfig {
             local,
             record_route: true,
             record_route_uri,
+            listeners: Vec::new(),
+            flow_token_key: None,
             forking: Forking::Parallel,
             branch_timeout: None,
             timer_c: Duration::from_secs(181),
@@ -154,6 +177,15 @@ impl ProxyConfig {
             prevalidated: false,
             instance: 0,
         }
+    }
+
+    /// The URI of our listener for `transport` ([`ProxyConfig::listeners`]),
+    /// else [`ProxyConfig::record_route_uri`].
+    pub fn listener_uri(&self, transport: Transport) -> &SipUri {
+        self.listeners
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map_or(&self.record_route_uri, |(_, u)| u)
     }
 
     /// True if `host` is one of [`ProxyConfig::domains`].
@@ -168,7 +200,7 @@ impl ProxyConfig {
     }
 
     /// True if `host:port` names this element: one of
-    /// [`ProxyConfig::local`] or the Record-Route URI's host. A URI without a
+    /// [`ProxyConfig::local`], the Record-Route URI or a listener URI. A URI without a
     /// port names us whatever port we listen on; with a port, it must be one
     /// of ours (a `None` port in `local` matches any port).
     pub fn is_local(&self, host: &Host, port: Option<u16>) -> bool {
@@ -180,7 +212,8 @@ impl ProxyConfig {
             (None, _) | (_, None) => true,
             (Some(p), Some(o)) => p == o,
         };
-        if rr.host.eq_ignore_case(host) && port_ok(Some(rr.port_or_default())) {
+        let named = |u: &SipUri| u.host.eq_ignore_case(host) && port_ok(Some(u.port_or_default()));
+        if named(rr) || self.listeners.iter().any(|(_, u)| named(u)) {
             return true;
         }
         let text = host_text(host);

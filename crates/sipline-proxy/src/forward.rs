@@ -3,9 +3,10 @@
 
 use crate::config::ProxyConfig;
 use crate::locate::Target;
-use crate::route::{finish_routing, record_route_value};
+use crate::route::{finish_routing, record_route_values};
 use crate::util::push_front_value;
 use crate::validate::MAX_BREADTH;
+use crate::Inbound;
 use sipline_message::header::{find_tag, StdHeader, Via};
 use sipline_message::uri::Host;
 use sipline_message::{ByteString, Message, Method, Request, Uri};
@@ -48,12 +49,22 @@ pub(crate) fn incoming_breadth(req: &Request, cfg: &ProxyConfig) -> u32 {
         .map_or(max, |v| v.clamp(1, max))
 }
 
+/// How to record-route a request: not at all, or with what is known of
+/// where it came from (RFC 5658 §5).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RecordRoute<'a> {
+    /// Not record-routed.
+    No,
+    /// Record-routed; the incoming side is named if known.
+    Yes(Option<&'a Inbound>),
+}
+
 /// §16.6 steps 1 to 9 for one target. `base` is the request after §16.4.
 pub(crate) fn prepare(
     base: &Request,
     target: &Target,
     cfg: &ProxyConfig,
-    record_route: bool,
+    record_route: RecordRoute<'_>,
     branch: &str,
     breadth: u32,
 ) -> Prepared {
@@ -67,10 +78,13 @@ pub(crate) fn prepare_owned(
     mut req: Request,
     target: &Target,
     cfg: &ProxyConfig,
-    record_route: bool,
+    record_route: RecordRoute<'_>,
     branch: &str,
     breadth: u32,
 ) -> Prepared {
+    // The Request-URI as received (after §16.4): the value of a double
+    // Record-Route facing the sender is SIPS if it was (RFC 5658 §6.2).
+    let upstream_sips = req.uri.scheme() == "sips";
     // 2. Request-URI, without what a Request-URI may not carry (§19.1.1
     //    Table 1: the method parameter and headers).
     req.uri = match &target.uri {
@@ -103,14 +117,18 @@ pub(crate) fn prepare_owned(
             ByteString::from(format!("<{hop}>")),
         );
     }
-    // 4. Record-Route (decided on the top Route after step 6).
-    if record_route {
-        let rr = record_route_value(&req, cfg);
-        push_front_value(
-            &mut req.headers,
-            StdHeader::RecordRoute,
-            ByteString::from(rr),
-        );
+    // 4. Record-Route (decided on the top Route after step 6): one value,
+    //    or two (RFC 5658 §5), pushed bottom first so the one facing the
+    //    next hop ends on top.
+    if let RecordRoute::Yes(inbound) = record_route {
+        let values = record_route_values(&req, cfg, target, inbound, upstream_sips);
+        for rr in values.into_iter().rev() {
+            push_front_value(
+                &mut req.headers,
+                StdHeader::RecordRoute,
+                ByteString::from(rr),
+            );
+        }
     }
     // 6 (strict routers) and 7.
     let next_hop = finish_routing(&mut req);

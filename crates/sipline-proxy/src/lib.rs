@@ -13,11 +13,12 @@
 //!   OPTIONS for us with Max-Forwards 0), 482 with RFC 5393 §4.2 loop
 //!   detection (a spiral passes), 420 with Unsupported;
 //! * §16.4 route preprocessing: strict-router Request-URI restore, `maddr`,
-//!   removal of our own Route values;
+//!   removal of our own Route values (both of a double Record-Route);
 //! * §16.5 targets: location service through a [`Locator`] keyed by
 //!   `sipline_registrar::canonical_aor`, [`StaticRoute`]s, 404/480;
 //! * §16.6 forwarding: Request-URI, Max-Forwards, Record-Route for
-//!   dialog-initiating requests, Path as Route (RFC 3327 §5.4), Max-Breadth
+//!   dialog-initiating requests (two values when the request changes
+//!   transport, RFC 5658 §5), Path as Route (RFC 3327 §5.4), Max-Breadth
 //!   (RFC 5393 §5), strict-router fixup, Via with a loop-detecting branch;
 //!   parallel or sequential (by q, RFC 3841) forking, Request-Disposition
 //!   (RFC 3841 §9.1);
@@ -25,7 +26,10 @@
 //!   response (6xx, lowest class, 503 → 500), 401/407 challenge
 //!   aggregation, recursion on 3xx, CANCEL of pending branches on 2xx/6xx;
 //! * §16.8 Timer C, §16.9 transport errors, §16.10 CANCEL;
-//! * §16.11 stateless forwarding; §8.3 redirect (300/301/302).
+//! * §16.11 stateless forwarding; §8.3 redirect (300/301/302);
+//! * RFC 5626 §5.2/§5.3 flow tokens: the Record-Route value facing a peer
+//!   reached over a flow names the flow (HMAC-protected), and the dialog's
+//!   requests through it go over that flow (403 if forged, 430 if gone).
 //!
 //! # Drive loop
 //!
@@ -33,8 +37,8 @@
 //!
 //! | event | call |
 //! |---|---|
-//! | new server transaction with a request (not CANCEL) | [`Proxy::on_request`] |
-//! | ACK for a 2xx (no transaction) | [`Proxy::on_request`] or [`Proxy::forward_stateless`] |
+//! | new server transaction with a request (not CANCEL) | [`Proxy::on_request`] (or [`Proxy::on_request_from`], saying how it arrived) |
+//! | ACK for a 2xx (no transaction) | [`Proxy::on_request`] or [`Proxy::forward_stateless`] (or their `_from` forms) |
 //! | CANCEL matching an INVITE server transaction | answer 200, then [`Proxy::context_for`] + [`Proxy::on_cancel`] |
 //! | CANCEL matching nothing | [`Proxy::on_request`] (forwards it statelessly, §16.10) |
 //! | `Event::Response` of a branch's client transaction | [`Proxy::on_response`] |
@@ -100,6 +104,7 @@
 
 mod branch;
 mod config;
+mod flow;
 mod forward;
 mod locate;
 mod proxy;
@@ -116,7 +121,44 @@ pub use forward::rewrite_top_via;
 pub use locate::{Locator, NoLocator, Target};
 pub use proxy::Proxy;
 
-use sipline_message::{Message, Uri};
+use sipline_message::{Message, Transport, Uri};
+
+/// How a request reached this element: what Record-Route needs to name the
+/// incoming side (RFC 5658 §5) and, over a flow, to route the dialog's
+/// later requests back over it (RFC 5626 §5.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The transport it arrived over.
+    pub transport: Transport,
+    /// The flow it arrived over, in the server's notation (the same as a
+    /// [`Target`]'s `flow`). A Route value whose token names this very flow
+    /// does not send the request back where it came from (RFC 5626 §5.3:
+    /// the token's flow matches the source: an "outgoing" request).
+    pub flow: Option<String>,
+    /// The Record-Route value facing the sender carries a token for `flow`
+    /// (with [`ProxyConfig::flow_token_key`]): requests of the dialog
+    /// towards the sender go over this flow. The server decides: a
+    /// connection the sender opened, a UDP flow of an outbound registration.
+    pub flow_token: bool,
+}
+
+impl Inbound {
+    /// Arrived over `transport`, no flow known.
+    pub fn new(transport: Transport) -> Self {
+        Self {
+            transport,
+            flow: None,
+            flow_token: false,
+        }
+    }
+
+    /// Sets the flow, and whether Record-Route towards the sender names it.
+    pub fn with_flow(mut self, flow: impl Into<String>, token: bool) -> Self {
+        self.flow = Some(flow.into());
+        self.flow_token = token;
+        self
+    }
+}
 
 /// The server transaction a request arrived on, as the caller numbers it
 /// (e.g. `sipline_transaction::TransactionId::as_u64`).

@@ -1,7 +1,7 @@
 //! The abstract location service (RFC 3261 §16.5) and its targets.
 
 use sipline_message::header::NameAddr;
-use sipline_message::{ByteString, Uri};
+use sipline_message::{ByteString, Transport, Uri};
 use sipline_registrar::Binding;
 use std::collections::HashMap;
 
@@ -23,6 +23,10 @@ pub struct Target {
     /// An opaque flow token (RFC 5626 §5.3): the server maps it to the
     /// connection the contact registered over and sends through it.
     pub flow: Option<String>,
+    /// The transport of `flow` (the one the contact registered over): the
+    /// Record-Route value facing the target names our listener for it
+    /// (RFC 5658 §5). `None`: the transport is taken from the next hop's URI.
+    pub flow_transport: Option<Transport>,
 }
 
 impl Target {
@@ -35,6 +39,7 @@ impl Target {
             expires: None,
             instance: None,
             flow: None,
+            flow_transport: None,
         }
     }
 
@@ -50,9 +55,16 @@ impl Target {
         self
     }
 
-    /// Sets the flow token.
+    /// Sets the flow (RFC 5626 §5.3).
     pub fn with_flow(mut self, flow: impl Into<String>) -> Self {
         self.flow = Some(flow.into());
+        self
+    }
+
+    /// Sets the flow and the transport it runs over.
+    pub fn with_flow_over(mut self, flow: impl Into<String>, transport: Transport) -> Self {
+        self.flow = Some(flow.into());
+        self.flow_transport = Some(transport);
         self
     }
 
@@ -77,10 +89,9 @@ impl Target {
                     .ok()
             })
             .collect();
-        let flow = if binding.reg_id.is_some() {
-            binding.source.as_ref().and_then(|s| s.connection.clone())
-        } else {
-            None
+        let (flow, flow_transport) = match (&binding.reg_id, &binding.source) {
+            (Some(_), Some(s)) => (s.connection.clone(), Transport::parse(&s.transport)),
+            _ => (None, None),
         };
         Some(Self {
             uri,
@@ -89,6 +100,7 @@ impl Target {
             expires: Some(u32::try_from(binding.expires_at - now).unwrap_or(u32::MAX)),
             instance: binding.instance.clone(),
             flow,
+            flow_transport,
         })
     }
 }
@@ -110,6 +122,15 @@ pub trait Locator {
     /// for "nothing found" if the domain has users it does not know about
     /// (480), and `None` otherwise.
     fn lookup(&self, aor: &str) -> Option<Vec<Target>>;
+
+    /// True if the flow (RFC 5626 §5.2, in the server's notation) still
+    /// exists. Asked for the flow of a token in the Route of an in-dialog
+    /// request; `false` gets the request a 430 (Flow Failed, §5.3.1, §11.5).
+    /// Default: every flow exists.
+    fn flow_exists(&self, flow: &str) -> bool {
+        let _ = flow;
+        true
+    }
 }
 
 /// A fixed table: AORs not in it are unknown users.
@@ -169,6 +190,7 @@ mod tests {
         assert_eq!(t.expires, Some(100));
         assert_eq!(t.path[0].to_string(), "sip:edge.example.com;lr");
         assert_eq!(t.flow.as_deref(), Some("conn-7"));
+        assert_eq!(t.flow_transport, Some(Transport::Tcp));
         assert!(Target::from_binding(&b, 1_100).is_none());
     }
 }

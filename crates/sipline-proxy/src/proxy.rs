@@ -3,15 +3,15 @@
 
 use crate::branch;
 use crate::config::{Forking, Mode, ProxyConfig};
-use crate::forward::{incoming_breadth, prepare, prepare_owned, wants_record_route};
+use crate::forward::{incoming_breadth, prepare, prepare_owned, wants_record_route, RecordRoute};
 use crate::locate::{Locator, Target};
 use crate::redirect::redirect;
 use crate::response::{aggregate_challenges, choose_best, no_503_upstream, status};
-use crate::route::preprocess;
+use crate::route::{preprocess, route_flow};
 use crate::target::{determine, group_by_q, Disposition, TargetSet};
 use crate::util::reply;
 use crate::validate::{validate, Refusal};
-use crate::{Action, BranchId, ContextId, ServerTxId};
+use crate::{Action, BranchId, ContextId, Inbound, ServerTxId};
 use sipline_message::header::{Contact, Header, StdHeader};
 use sipline_message::{ByteString, Message, Method, Request, StatusCode, Uri};
 use sipline_transaction::cancel_for;
@@ -59,6 +59,8 @@ struct Context {
     base: Request,
     loop_hash: u64,
     record_route: bool,
+    /// How the request arrived (Record-Route names that side too, RFC 5658).
+    inbound: Option<Inbound>,
     forking: Forking,
     recurse: bool,
     cancel_on_2xx: bool,
@@ -179,6 +181,9 @@ impl Proxy {
     /// the CANCEL request"). A CANCEL that matches a context goes to
     /// [`Proxy::on_cancel`] instead. In [`Mode::Redirect`] nothing is
     /// forwarded: ACK is dropped and an unmatched CANCEL gets 481.
+    ///
+    /// How the request arrived is not known here: Record-Route is the one
+    /// value of the outgoing side. See [`Proxy::on_request_from`].
     pub fn on_request<L: Locator + ?Sized>(
         &mut self,
         now: Instant,
@@ -186,10 +191,38 @@ impl Proxy {
         request: Message,
         locator: &L,
     ) -> Vec<Action> {
+        self.handle_request(now, server_tx, request, locator, None)
+    }
+
+    /// [`Proxy::on_request`] for a request that arrived as `inbound` says:
+    /// Record-Route names both sides when they differ (RFC 5658 §5), with
+    /// flow tokens where a side is a flow (RFC 5626 §5.3), and a Route value
+    /// of ours with a flow token sends the request over that flow (403 for
+    /// a bad token, 430 if [`Locator::flow_exists`] says it is gone).
+    pub fn on_request_from<L: Locator + ?Sized>(
+        &mut self,
+        now: Instant,
+        server_tx: ServerTxId,
+        request: Message,
+        locator: &L,
+        inbound: &Inbound,
+    ) -> Vec<Action> {
+        self.handle_request(now, server_tx, request, locator, Some(inbound))
+    }
+
+    fn handle_request<L: Locator + ?Sized>(
+        &mut self,
+        now: Instant,
+        server_tx: ServerTxId,
+        request: Message,
+        locator: &L,
+        inbound: Option<&Inbound>,
+    ) -> Vec<Action> {
         let Message::Request(req) = &request else {
             return Vec::new();
         };
         let mut lookup = |aor: &str| locator.lookup(aor);
+        let flow_exists = |flow: &str| locator.flow_exists(flow);
         if self.config.mode == Mode::Redirect {
             // §8.3: "A redirect server does not issue any SIP requests of its
             // own"; a CANCEL that matched no transaction gets 481 (§9.2).
@@ -205,7 +238,7 @@ impl Proxy {
         let stateless = matches!(req.method, Method::Ack | Method::Cancel)
             || self.config.mode == Mode::Stateless;
         if stateless {
-            return match self.stateless(&request, req, &mut lookup) {
+            return match self.stateless(&request, req, &mut lookup, &flow_exists, inbound) {
                 Ok(a) => vec![a],
                 Err(Some(response)) => vec![Action::Respond {
                     server_tx,
@@ -225,10 +258,15 @@ impl Proxy {
             return vec![respond(r, self.seed)];
         }
         let mut base = req.clone();
-        preprocess(&mut base, &self.config);
+        let popped = preprocess(&mut base, &self.config);
         let disposition = Disposition::of(req);
         let forking = disposition.forking.unwrap_or(self.config.forking);
-        let set = match determine(&base, &self.config, forking, disposition, &mut lookup) {
+        let set = match flow_target(&base, &popped, &self.config, inbound, &flow_exists) {
+            Ok(Some(set)) => Ok(set),
+            Ok(None) => determine(&base, &self.config, forking, disposition, &mut lookup),
+            Err(r) => Err(r),
+        };
+        let set = match set {
             Ok(s) => s,
             Err(r) => return vec![respond(r, self.seed)],
         };
@@ -244,7 +282,7 @@ impl Proxy {
         }
         let id = ContextId(self.next_id);
         self.next_id += 1;
-        let ctx = new_context(
+        let mut ctx = new_context(
             id,
             server_tx,
             req,
@@ -254,6 +292,7 @@ impl Proxy {
             disposition,
             &self.config,
         );
+        ctx.inbound = inbound.cloned();
         self.contexts.insert(id, ctx);
         self.by_server_tx.insert(server_tx, id);
         let mut out = Vec::new();
@@ -272,7 +311,7 @@ impl Proxy {
     ) -> Vec<Action> {
         let result = validate(msg, req, &self.config).and_then(|()| {
             let mut base = req.clone();
-            preprocess(&mut base, &self.config);
+            let _ = preprocess(&mut base, &self.config);
             let disposition = Disposition::of(req);
             let forking = disposition.forking.unwrap_or(self.config.forking);
             let set = determine(&base, &self.config, forking, disposition, lookup)?;
@@ -480,6 +519,29 @@ impl Proxy {
         request: Message,
         locator: Option<&dyn Locator>,
     ) -> Result<Action, Option<Message>> {
+        self.forward_stateless_inner(request, locator, None)
+    }
+
+    /// [`Proxy::forward_stateless`] for a request that arrived as `inbound`
+    /// says (see [`Proxy::on_request_from`]): an ACK for a 2xx follows a
+    /// flow token in its Route like the other requests of its dialog.
+    #[allow(clippy::result_large_err)]
+    pub fn forward_stateless_from(
+        &self,
+        request: Message,
+        locator: Option<&dyn Locator>,
+        inbound: &Inbound,
+    ) -> Result<Action, Option<Message>> {
+        self.forward_stateless_inner(request, locator, Some(inbound))
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn forward_stateless_inner(
+        &self,
+        request: Message,
+        locator: Option<&dyn Locator>,
+        inbound: Option<&Inbound>,
+    ) -> Result<Action, Option<Message>> {
         let Message::Request(req) = &request else {
             return Err(None);
         };
@@ -487,7 +549,8 @@ impl Proxy {
             Some(l) => l.lookup(aor),
             None => Some(Vec::new()),
         };
-        self.stateless(&request, req, &mut lookup)
+        let flow_exists = |flow: &str| locator.is_none_or(|l| l.flow_exists(flow));
+        self.stateless(&request, req, &mut lookup, &flow_exists, inbound)
     }
 
     #[allow(clippy::result_large_err)]
@@ -496,6 +559,8 @@ impl Proxy {
         msg: &Message,
         req: &Request,
         lookup: &mut dyn FnMut(&str) -> Option<Vec<Target>>,
+        flow_exists: &dyn Fn(&str) -> bool,
+        inbound: Option<&Inbound>,
     ) -> Result<Action, Option<Message>> {
         let is_ack = req.method == Method::Ack;
         let refuse = |r: Refusal| {
@@ -507,15 +572,19 @@ impl Proxy {
         };
         validate(msg, req, &self.config).map_err(refuse)?;
         let mut base = req.clone();
-        preprocess(&mut base, &self.config);
-        let set = determine(
-            &base,
-            &self.config,
-            Forking::Parallel,
-            Disposition::default(),
-            lookup,
-        )
-        .map_err(refuse)?;
+        let popped = preprocess(&mut base, &self.config);
+        let set = match flow_target(&base, &popped, &self.config, inbound, flow_exists) {
+            Ok(Some(set)) => set,
+            Ok(None) => determine(
+                &base,
+                &self.config,
+                Forking::Parallel,
+                Disposition::default(),
+                lookup,
+            )
+            .map_err(refuse)?,
+            Err(r) => return Err(refuse(r)),
+        };
         // "A stateless proxy MUST choose one and only one target [...] This
         // choice MUST only rely on fields in the message and time-invariant
         // properties of the server."
@@ -529,7 +598,11 @@ impl Proxy {
             })
             .ok_or_else(|| refuse(Refusal::code(480)))?;
         let branch = branch::stateless(msg, req, &target.uri.to_string(), branch::loop_hash(req));
-        let rr = wants_record_route(req, &self.config);
+        let rr = if wants_record_route(req, &self.config) {
+            RecordRoute::Yes(inbound)
+        } else {
+            RecordRoute::No
+        };
         let breadth = incoming_breadth(req, &self.config);
         let prepared = prepare_owned(base, &target, &self.config, rr, &branch, breadth);
         Ok(Action::ForwardStateless {
@@ -561,6 +634,29 @@ impl Proxy {
     }
 }
 
+/// RFC 5626 §5.3.1: a Route value of ours with a flow token facing the next
+/// hop ([`route_flow`]) makes the target set the Request-URI, reached over
+/// that flow ("forwards the request over the 'logical flow' identified by
+/// the flow token"); "If the flow no longer exists, the proxy SHOULD send a
+/// 430 (Flow Failed) response". `Ok(None)`: no such token, targets as usual.
+fn flow_target(
+    base: &Request,
+    popped: &[sipline_message::uri::SipUri],
+    config: &ProxyConfig,
+    inbound: Option<&Inbound>,
+    flow_exists: &dyn Fn(&str) -> bool,
+) -> Result<Option<TargetSet>, Refusal> {
+    let Some(flow) = route_flow(popped, config, inbound)? else {
+        return Ok(None);
+    };
+    if !flow_exists(&flow) {
+        return Err(Refusal::code(430));
+    }
+    Ok(Some(TargetSet::single(
+        Target::new(base.uri.clone()).with_flow(flow),
+    )))
+}
+
 /// The response for a refusal of §16.3 or §16.5.
 fn refusal_response(req: &Request, r: &Refusal, seed: u64) -> Message {
     let mut resp = reply(req, r.status, r.reason.as_deref(), seed);
@@ -588,6 +684,7 @@ fn new_context(
         server_tx,
         loop_hash: branch::loop_hash(received),
         record_route: wants_record_route(received, config),
+        inbound: None,
         incoming_breadth: incoming_breadth(received, config),
         received: received.clone(),
         base,
@@ -683,11 +780,16 @@ fn start_branch(
     let n = *env.next_id;
     *env.next_id += 1;
     let via_branch = branch::stateful(env.seed, n, ctx.loop_hash, env.config.instance);
+    let record_route = if ctx.record_route {
+        RecordRoute::Yes(ctx.inbound.as_ref())
+    } else {
+        RecordRoute::No
+    };
     let prepared = prepare(
         &ctx.base,
         &target,
         env.config,
-        ctx.record_route,
+        record_route,
         &via_branch,
         breadth,
     );

@@ -65,6 +65,19 @@ pub(crate) struct TargetSet {
     pub(crate) one_at_a_time: bool,
 }
 
+impl TargetSet {
+    /// One target, nothing the proxy is responsible for (no recursion).
+    pub(crate) fn single(target: Target) -> Self {
+        Self {
+            groups: vec![vec![target]],
+            responsible: false,
+            permanent: false,
+            static_contacts: None,
+            one_at_a_time: false,
+        }
+    }
+}
+
 /// §16.5, after §16.4 preprocessing:
 /// 1. a remaining Route value: the target set is the Request-URI, unchanged
 ///    (the path was set upstream: a preloaded route or a dialog's route set;

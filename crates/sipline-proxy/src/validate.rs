@@ -28,7 +28,7 @@ impl Refusal {
         Self::new(StatusCode::new(code).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR))
     }
 
-    fn reason(mut self, r: impl Into<String>) -> Self {
+    pub(crate) fn reason(mut self, r: impl Into<String>) -> Self {
         self.reason = Some(r.into());
         self
     }

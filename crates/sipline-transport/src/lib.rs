@@ -414,6 +414,12 @@ impl TransportLayer {
         self.inner.conns.list()
     }
 
+    /// The open connection with this id, if it is still open (one lookup,
+    /// where [`TransportLayer::connections`] lists them all).
+    pub fn connection(&self, id: ConnectionId) -> Option<ConnectionInfo> {
+        self.inner.conns.get(id).map(|c| c.info())
+    }
+
     /// Closes a connection; returns false if it was not open.
     pub fn close_connection(&self, id: ConnectionId) -> bool {
         match self.inner.conns.get(id) {

@@ -329,10 +329,13 @@ async fn tcp_ipv6_layer_to_layer_with_connection_reuse() {
     assert_eq!(client.connections().len(), 1);
     assert_eq!(server.connections().len(), 1);
     assert!(server.connections()[0].inbound && !client.connections()[0].inbound);
+    let id = server.connections()[0].id;
+    assert_eq!(server.connection(id), Some(server.connections()[0].clone()));
     // closing it on one side is reported on the other
     assert!(client.close_connection(client.connections()[0].id));
     assert_eq!(closed_event(&mut events).await, CloseReason::PeerClosed);
     assert!(server.connections().is_empty());
+    assert_eq!(server.connection(id), None);
     assert_eq!(server.counters().get(Transport::Tcp).connections_open, 0);
 }
 

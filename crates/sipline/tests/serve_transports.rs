@@ -3,7 +3,11 @@
 //! over TLS (trusting a test CA written here), WS and WSS gets 200 from the
 //! server itself; a phone registers over TCP and is called through the
 //! proxy by a caller on UDP (RFC 3261 §18: the proxy opens a TCP connection
-//! to the registered Contact and puts a TCP Via on top).
+//! to the registered Contact and puts a TCP Via on top, and record-routes
+//! both sides, RFC 5658 §5). User agents that only connect out (TLS and WS
+//! clients with no listener for them) are reached inside a dialog over the
+//! connection they opened (RFC 5626 §5.3 flow tokens in Record-Route):
+//! as callee, and as caller.
 
 mod support;
 
@@ -293,17 +297,27 @@ Call-ID: tcpcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nConte
     };
     assert_eq!(status(&ok), 200, "{statuses:?} {ok}");
     assert!(statuses.contains(&180), "{statuses:?}");
-    let rr = ok
+    // UDP in, TCP out: two values, the one facing bob on top, each with
+    // its transport (RFC 5658 §5, §6.2); bob's side is no flow of his (the
+    // proxy opened that connection to his Contact): no token
+    let rr: Vec<String> = ok
         .headers()
-        .get(StdHeader::RecordRoute)
-        .expect("record-routed")
-        .to_string();
-    assert!(rr.contains(&udp.to_string()), "{rr}");
+        .values(StdHeader::RecordRoute)
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(
+        rr,
+        [
+            format!("<sip:{tcp};transport=tcp;lr>"),
+            format!("<sip:{udp};transport=udp;lr>")
+        ]
+    );
 
     // ACK and BYE to bob's TCP Contact, through the proxy by the route set
+    // (alice's: the Record-Route reversed, RFC 3261 §12.1.2)
     let to_tag = ok.to_tag().unwrap().to_string();
     let target = ok.contacts().unwrap()[0].address().unwrap().uri.to_string();
-    let extra = format!("Route: {rr}\r\n");
+    let extra = format!("Route: {}\r\nRoute: {}\r\n", rr[1], rr[0]);
     let in_dialog = |method: &str, branch: &str, cseq: u32| {
         request(method, branch, cseq, &target, &extra).replace(
             &format!("To: <{aor}>"),
@@ -353,9 +367,8 @@ Call-ID: tcpcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nConte
 /// alice sends her INVITE through the proxy over each (an outbound proxy
 /// URI naming the transport), bob answers on UDP; the call has RTP both
 /// ways and ends with alice's BYE. Inside the dialog alice follows the
-/// route set, which names serve's UDP listener (serve records one route;
-/// RFC 5658 double Record-Route and RFC 5626 flow tokens, which a client
-/// with no listener of its own would need, are not done yet).
+/// route set, whose first value names serve's listener for her transport
+/// (RFC 5658 double Record-Route), so her BYE goes over it too.
 #[test]
 fn user_agent_calls_over_tls_ws_and_wss() {
     let (server, ca) = start("ua");
@@ -412,6 +425,10 @@ fn user_agent_calls_over_tls_ws_and_wss() {
             "{transport}: the INVITE went over {upper}:\n{trace}\n{}",
             text(&out.stdout)
         );
+        assert!(
+            sent_over(&trace, &upper, "BYE "),
+            "{transport}: the BYE went over {upper} (the route set names that listener):\n{trace}"
+        );
         let events = support::json_lines(&out.stdout);
         let media = support::find_event(&events, "media").expect("media stats");
         assert!(
@@ -427,4 +444,396 @@ fn user_agent_calls_over_tls_ws_and_wss() {
             "{transport}: bob got the BYE and exits after his call"
         );
     }
+}
+
+/// True if the `--trace` ladder shows a message starting with `start` sent
+/// (`-->`) over `transport` (e.g. "TLS").
+fn sent_over(trace: &str, transport: &str, start: &str) -> bool {
+    ladder_has(trace, "-->", transport, start)
+}
+
+/// True if the `--trace` ladder shows a message starting with `start`
+/// received (`<--`) over `transport`.
+fn received_over(trace: &str, transport: &str, start: &str) -> bool {
+    ladder_has(trace, "<--", transport, start)
+}
+
+/// A ladder line is "SECS ARROW TRANSPORT PEER  FIRST-LINE".
+fn ladder_has(trace: &str, arrow: &str, transport: &str, start: &str) -> bool {
+    trace.lines().any(|l| {
+        let mut words = l.split_whitespace();
+        words.next().is_some_and(|t| t.parse::<f64>().is_ok())
+            && words.next() == Some(arrow)
+            && words.next() == Some(transport)
+            && words.nth(1).is_some_and(|first| start.starts_with(first))
+            && l.contains(start)
+    })
+}
+
+/// A `sipline` user-agent command running in the background, its standard
+/// output and error (`--json` events, `--trace` ladder) in files of `dir`.
+struct Agent {
+    child: support::Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Agent {
+    fn spawn(name: &'static str, dir: &std::path::Path, args: &[&str]) -> Agent {
+        let out = dir.join(format!("{name}.out"));
+        let err = dir.join(format!("{name}.err"));
+        let child = support::Child::spawn(
+            name,
+            bin()
+                .args(args)
+                .stdout(std::fs::File::create(&out).unwrap())
+                .stderr(std::fs::File::create(&err).unwrap()),
+        );
+        Agent { child, out, err }
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        support::events(&support::read(&self.out))
+    }
+
+    fn trace(&self) -> String {
+        support::read(&self.err)
+    }
+
+    /// Waits (at most `within`) for an event of this kind.
+    fn wait_event(&self, kind: &str, within: Duration) -> serde_json::Value {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(e) = support::find_event(&self.events(), kind) {
+                return e.clone();
+            }
+            assert!(
+                Instant::now() < until,
+                "no {kind:?} event within {within:?}: {:?}\n{}",
+                self.events(),
+                self.trace()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits (at most `within`) for it to exit; true if it succeeded.
+    fn wait(&mut self, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait() {
+                return s.success();
+            }
+            assert!(
+                Instant::now() < until,
+                "still running after {within:?}: {:?}\n{}",
+                self.events(),
+                self.trace()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Bob registers over `transport` (a TLS or WS client: nothing listens
+/// on the transport his Contact names) with outbound (RFC 5626), so serve
+/// reaches him over his flow. Alice calls him from UDP and hangs up after
+/// a second: her ACK and BYE follow the route set to serve, and serve
+/// sends them down bob's connection, by the flow token in the Record-Route
+/// value facing him (RFC 5626 §5.3). Bob sees the remote BYE.
+fn callee_over_a_connection_gets_the_callers_bye(transport: &str) {
+    let (server, ca) = start(&format!("callee-{transport}"));
+    let udp = server.addr("udp");
+    let upper = transport.to_ascii_uppercase();
+    let registrar = format!("sip:{}", server.addr(transport));
+    let bob_aor = format!("sip:bob@{udp}");
+    let mut bob = Agent::spawn(
+        "bob",
+        server.dir(),
+        &[
+            "answer",
+            "--register",
+            &registrar,
+            "--transport",
+            transport,
+            "--outbound",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--from",
+            &bob_aor,
+            "--count",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            "--trace",
+        ],
+    );
+    bob.wait_event("registered", Duration::from_secs(10));
+    let out = bin()
+        .args([
+            "call",
+            &bob_aor,
+            "--from",
+            &format!("sip:alice@{udp}"),
+            "--duration",
+            "1",
+            "--timeout",
+            "10",
+            "--json",
+            "--trace",
+        ])
+        .output()
+        .unwrap();
+    let alice = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{transport}: {alice}\n{}",
+        bob.trace()
+    );
+    let events = support::json_lines(&out.stdout);
+    assert_eq!(
+        support::find_event(&events, "ended").unwrap()["reason"],
+        "LocalBye",
+        "{events:?}"
+    );
+    // alice's in-dialog requests went to serve over UDP
+    assert!(sent_over(&alice, "UDP", "BYE sip"), "{alice}");
+    assert!(
+        bob.wait(Duration::from_secs(10)),
+        "{transport}: bob's call went as planned"
+    );
+    let bob_events = bob.events();
+    let ended = support::find_event(&bob_events, "ended").expect("bob's call ended");
+    assert_eq!(ended["reason"], "RemoteBye", "{bob_events:?}");
+    // the ACK and the BYE reached bob over his own connection
+    let trace = bob.trace();
+    assert!(received_over(&trace, &upper, "ACK sip"), "{trace}");
+    assert!(received_over(&trace, &upper, "BYE sip"), "{trace}");
+}
+
+#[test]
+fn callee_registered_over_tls_without_listener_gets_the_bye() {
+    callee_over_a_connection_gets_the_callers_bye("tls");
+}
+
+#[test]
+fn callee_registered_over_ws_without_listener_gets_the_bye() {
+    callee_over_a_connection_gets_the_callers_bye("ws");
+}
+
+/// Alice calls over TLS (a TLS client: her Contact names no TLS listener)
+/// and waits; bob, on UDP, answers and hangs up after a second. His BYE
+/// follows his route set to serve's UDP listener, and serve sends it down
+/// alice's TLS connection, by the flow token in the Record-Route value
+/// facing her (RFC 5626 §5.3). Alice sees the remote BYE.
+#[test]
+fn caller_over_tls_without_listener_gets_the_callees_bye() {
+    let (server, ca) = start("caller-tls");
+    let udp = server.addr("udp");
+    let bob_aor = format!("sip:bob@{udp}");
+    let mut bob = Agent::spawn(
+        "bob",
+        server.dir(),
+        &[
+            "answer",
+            "--register",
+            &format!("sip:{udp}"),
+            "--from",
+            &bob_aor,
+            "--count",
+            "1",
+            "--duration",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            "--trace",
+        ],
+    );
+    bob.wait_event("registered", Duration::from_secs(10));
+    let mut alice = Agent::spawn(
+        "alice",
+        server.dir(),
+        &[
+            "call",
+            &bob_aor,
+            "--proxy",
+            &format!("sip:{};transport=tls", server.addr("tls")),
+            "--ca",
+            ca.to_str().unwrap(),
+            "--from",
+            &format!("sip:alice@{udp}"),
+            "--timeout",
+            "10",
+            "--json",
+            "--trace",
+        ],
+    );
+    // no --duration: alice's call ends only by bob's BYE
+    assert!(
+        alice.wait(Duration::from_secs(15)),
+        "alice's call: {:?}\n{}",
+        alice.events(),
+        alice.trace()
+    );
+    let events = alice.events();
+    assert_eq!(
+        support::find_event(&events, "ended").unwrap()["reason"],
+        "RemoteBye",
+        "{events:?}"
+    );
+    let trace = alice.trace();
+    assert!(received_over(&trace, "TLS", "BYE sip"), "{trace}");
+    assert!(bob.wait(Duration::from_secs(10)), "bob: {:?}", bob.events());
+    assert_eq!(
+        support::find_event(&bob.events(), "ended").unwrap()["reason"],
+        "LocalBye"
+    );
+    // bob sent his BYE to serve over UDP (his route set's first value)
+    assert!(sent_over(&bob.trace(), "UDP", "BYE sip"), "{}", bob.trace());
+}
+
+/// RFC 5626 §5.3.1 over real sockets: bob registers with outbound over a
+/// TCP connection of his own (no listener), answers a call from alice on
+/// UDP, and the Record-Route value facing him carries a flow token. A BYE
+/// whose token was changed gets 403 (Forbidden); once bob's connection is
+/// closed, the genuine route gets 430 (Flow Failed, §11.5).
+#[test]
+fn forged_flow_token_is_403_and_a_closed_flow_430() {
+    let (server, _) = start("flow-token");
+    let tcp = server.addr("tcp");
+    let udp = server.addr("udp");
+    let p = udp.port();
+    let aor = format!("sip:bob@127.0.0.1:{p}");
+
+    let mut bob = Conn::new(TcpStream::connect(tcp).unwrap());
+    let local = bob.stream.local_addr().unwrap();
+    bob.send(
+        format!(
+            "REGISTER sip:127.0.0.1:{p} SIP/2.0\r\n\
+Via: SIP/2.0/TCP {local};branch=z9hG4bKflowreg1\r\nMax-Forwards: 70\r\n\
+To: <{aor}>\r\nFrom: <{aor}>;tag=r1\r\nCall-ID: flowreg-bob\r\nCSeq: 1 REGISTER\r\n\
+Supported: outbound\r\n\
+Contact: <sip:bob@{local};transport=tcp;ob>;reg-id=1;\
++sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"\r\n\
+Expires: 600\r\nContent-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let ok = loop {
+        let m = bob.recv(Duration::from_secs(5)).expect("REGISTER answered");
+        if status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{ok}");
+
+    // alice calls; the INVITE comes down bob's connection (his flow)
+    let alice = udp_socket(Duration::from_secs(5));
+    let a = alice.local_addr().unwrap();
+    let request = |method: &str, branch: &str, cseq: u32, uri: &str, extra: &str| {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n{extra}To: <{aor}>\r\nFrom: <sip:alice@127.0.0.1:{p}>;tag=a1\r\n\
+Call-ID: flowcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    alice
+        .send_to(
+            request("INVITE", "z9hG4bKflowinv1", 1, &aor, "").as_bytes(),
+            udp,
+        )
+        .unwrap();
+    let invite = loop {
+        let m = bob
+            .recv(Duration::from_secs(5))
+            .expect("the INVITE over bob's flow");
+        if m.as_request().is_some_and(|r| r.method == Method::Invite) {
+            break m;
+        }
+    };
+    let mut r = sipline_message::builder::response_to(
+        invite.as_request().unwrap(),
+        StatusCode::OK,
+        Some("b1"),
+    );
+    r.headers.push(
+        StdHeader::Contact,
+        format!("<sip:bob@{local};transport=tcp>"),
+    );
+    for rr in invite.headers().get_all(StdHeader::RecordRoute) {
+        r.headers.push(StdHeader::RecordRoute, rr.clone());
+    }
+    bob.send(&Message::from(r).to_bytes());
+    let mut buf = [0u8; 65535];
+    let ok = loop {
+        let (n, _) = alice.recv_from(&mut buf).expect("a response to the INVITE");
+        let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+        if status(&m) >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{ok}");
+    let rr: Vec<String> = ok
+        .headers()
+        .values(StdHeader::RecordRoute)
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(rr.len(), 2, "{rr:?}");
+    assert!(
+        rr[0].starts_with("<sip:ft-") && rr[0].ends_with(&format!("@{tcp};transport=tcp;lr>")),
+        "{rr:?}"
+    );
+    assert_eq!(rr[1], format!("<sip:{udp};transport=udp;lr>"));
+
+    let target = format!("sip:bob@{local};transport=tcp");
+    let bye = |branch: &str, cseq: u32, routes: &[&str]| {
+        let extra: String = routes.iter().map(|r| format!("Route: {r}\r\n")).collect();
+        request("BYE", branch, cseq, &target, &extra)
+            .replace(&format!("To: <{aor}>"), &format!("To: <{aor}>;tag=b1"))
+    };
+    let bye_status = |msg: String| -> u16 {
+        alice.send_to(msg.as_bytes(), udp).unwrap();
+        let mut buf = [0u8; 65535];
+        loop {
+            let (n, _) = alice.recv_from(&mut buf).expect("a response to the BYE");
+            let m = Message::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+            if m.cseq().unwrap().method == Method::Bye && status(&m) >= 200 {
+                return status(&m);
+            }
+        }
+    };
+    // one character of the token changed: 403, and nothing reaches bob
+    let token = rr[0]
+        .trim_start_matches("<sip:")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    let last = token.chars().last().unwrap();
+    let forged = rr[0].replace(
+        &token,
+        &format!(
+            "{}{}",
+            &token[..token.len() - 1],
+            if last == 'A' { 'B' } else { 'A' }
+        ),
+    );
+    assert_eq!(
+        bye_status(bye("z9hG4bKflowbye1", 2, &[&rr[1], &forged])),
+        403
+    );
+    assert!(
+        bob.recv(Duration::from_millis(300)).is_none(),
+        "the forged BYE went nowhere"
+    );
+
+    // bob's connection closes: his flow is gone, 430
+    drop(bob);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        bye_status(bye("z9hG4bKflowbye2", 3, &[&rr[1], &rr[0]])),
+        430
+    );
 }

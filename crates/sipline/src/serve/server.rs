@@ -9,15 +9,17 @@ use sipline_auth::{Credential, DigestServer, DigestServerConfig, Verdict};
 use sipline_message::header::StdHeader;
 use sipline_message::uri::{Host, Scheme, SipUri, Uri};
 use sipline_message::{Bytes, Message, Method, Request, StatusCode, Transport};
-use sipline_proxy::{Action, BranchId, ContextId, Locator, Proxy, ProxyConfig, ServerTxId, Target};
+use sipline_proxy::{
+    Action, BranchId, ContextId, Inbound, Locator, Proxy, ProxyConfig, ServerTxId, Target,
+};
 use sipline_registrar::{
     Binding, LocationStore, RedbStore, RegisterContext, RegisterOutcome, Registrar,
     RegistrarConfig, Source, StoreError,
 };
 use sipline_transaction::{Config as TimerConfig, Event, Received, TransactionId, Transactions};
 use sipline_transport::{
-    Destination, Incoming, ListenSpec, PemSource, TlsServerConfig, TransportConfig, TransportEvent,
-    TransportLayer,
+    ConnectionId, Destination, Incoming, ListenSpec, PemSource, TlsServerConfig, TransportConfig,
+    TransportEvent, TransportLayer,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -328,6 +330,10 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             .collect(),
     );
     let bindings = Arc::new(BindingCache::new());
+    // The flow-token key (RFC 5626 §5.2): random per start, like the nonce
+    // key, so tokens from before a restart (whose flows are gone anyway)
+    // are refused. One for all threads: a token one made, another checks.
+    let flow_key: [u8; 32] = rand::random();
     let server_header = sipline_message::ByteString::from(cfg.server_header.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut shards = Vec::new();
@@ -346,7 +352,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             timer_c: cfg.timer_c,
             ..TimerConfig::default()
         };
-        let mut proxy_cfg = proxy_config(&cfg, &listeners);
+        let mut proxy_cfg = proxy_config(&cfg, &listeners, flow_key);
         proxy_cfg.instance = u8::try_from(shard).unwrap_or(0);
         let mut redirect_config = proxy_cfg.clone();
         redirect_config.mode = sipline_proxy::Mode::Redirect;
@@ -762,11 +768,7 @@ impl Server {
             return Some(d);
         }
         let id: u64 = flow.parse().ok()?;
-        let info = self
-            .layer
-            .connections()
-            .into_iter()
-            .find(|c| c.id.0 == id)?;
+        let info = self.layer.connection(ConnectionId(id))?;
         let mut d = Destination::new(info.transport, info.remote);
         d.connection = Some(info.id);
         Some(d)
@@ -875,16 +877,24 @@ impl Server {
         };
         dest.local = Some(inc.local);
 
+        let source = Arrival {
+            transport: inc.transport,
+            remote: inc.source,
+            local: inc.local,
+            connection: inc.connection,
+        };
         // RFC 3261 §8.2 / §16.3 step 1: what a transaction needs is there:
         // the transport layer checked it (`Message::validate`) and answered
         // 400 itself otherwise.
         if self.cfg.mode == Mode::Stateless && !self.takes_statefully(&inc.message) {
             // §16.11: forwarded without a transaction; a retransmission takes
             // the same path with the same branch.
-            let locator =
-                StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
-                    .with_cache(&self.bindings);
-            match self.proxy.forward_stateless(inc.message, Some(&locator)) {
+            let inbound = self.inbound(&inc.message, source);
+            let locator = self.locator();
+            match self
+                .proxy
+                .forward_stateless_from(inc.message, Some(&locator), &inbound)
+            {
                 Ok(action) => self.act(vec![action]),
                 Err(Some(resp)) => self.stateless.push((dest, resp.to_bytes())),
                 Err(None) => {
@@ -893,12 +903,6 @@ impl Server {
             }
             return;
         }
-        let source = Arrival {
-            transport: inc.transport,
-            remote: inc.source,
-            local: inc.local,
-            connection: inc.connection,
-        };
         let reliable = inc.transport.is_reliable();
         match self
             .table
@@ -930,13 +934,12 @@ impl Server {
                     // forwarded statelessly (the INVITE may have been too);
                     // 481 only when it cannot be routed.
                     None => {
-                        let locator = StoreLocator::new(
-                            self.store.as_deref(),
-                            &self.users,
-                            self.auth.is_some(),
-                        )
-                        .with_cache(&self.bindings);
-                        match self.proxy.forward_stateless(request, Some(&locator)) {
+                        let inbound = self.inbound(&request, source);
+                        let locator = self.locator();
+                        match self
+                            .proxy
+                            .forward_stateless_from(request, Some(&locator), &inbound)
+                        {
                             Ok(action) => {
                                 self.reply(transaction, 200, None);
                                 self.act(vec![action]);
@@ -959,10 +962,12 @@ impl Server {
                 {
                     return;
                 }
-                let locator =
-                    StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
-                        .with_cache(&self.bindings);
-                if let Ok(action) = self.proxy.forward_stateless(ack, Some(&locator)) {
+                let inbound = self.inbound(&ack, source);
+                let locator = self.locator();
+                if let Ok(action) = self
+                    .proxy
+                    .forward_stateless_from(ack, Some(&locator), &inbound)
+                {
                     self.act(vec![action]);
                 }
             }
@@ -984,7 +989,7 @@ impl Server {
             Method::Options if for_us && req.uri.as_sip().is_some_and(|s| s.user.is_none()) => {
                 self.respond(tx, self.options_ok(req))
             }
-            _ => self.proxy_request(tx, request),
+            _ => self.proxy_request(tx, request, source),
         }
     }
 
@@ -1008,7 +1013,7 @@ impl Server {
     }
 
     /// Everything that is not for the registrar goes through the proxy core.
-    fn proxy_request(&mut self, tx: TransactionId, request: Message) {
+    fn proxy_request(&mut self, tx: TransactionId, request: Message, source: Arrival) {
         // RFC 3261 §22.3, §16.3 step 6: a new request from one of our users
         // must prove it (407); requests within a dialog, ACK and CANCEL are
         // not challenged.
@@ -1032,15 +1037,96 @@ impl Server {
         let redirect = request
             .as_request()
             .is_some_and(|r| self.mode_for(r) == Mode::Redirect);
+        let inbound = self.inbound(&request, source);
         let locator = StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
-            .with_cache(&self.bindings);
+            .with_cache(&self.bindings)
+            .with_layer(&self.layer);
         let core = if redirect {
             &mut self.redirector
         } else {
             &mut self.proxy
         };
-        let actions = core.on_request(Instant::now(), ServerTxId(tx.as_u64()), request, &locator);
+        let actions = core.on_request_from(
+            Instant::now(),
+            ServerTxId(tx.as_u64()),
+            request,
+            &locator,
+            &inbound,
+        );
         self.act(actions);
+    }
+
+    /// The location service and flows, as the proxy core sees them.
+    fn locator(&self) -> StoreLocator<'_> {
+        StoreLocator::new(self.store.as_deref(), &self.users, self.auth.is_some())
+            .with_cache(&self.bindings)
+            .with_layer(&self.layer)
+    }
+
+    /// How a request arrived, for Record-Route (RFC 5658) and flow tokens
+    /// (RFC 5626 §5.3). The flow is the connection, or for UDP the remote
+    /// and local address pair (the registrar's notation, [`Arrival::source`]).
+    ///
+    /// The Record-Route value facing the sender carries a flow token (so the
+    /// dialog's requests towards it go over this flow instead of to its
+    /// Contact) when:
+    /// * it came over a connection (TCP, TLS, WS, WSS): the sender may have
+    ///   no listener at all (a WebSocket or TLS client), and the connection
+    ///   it opened is the one way back; if it closes, requests towards the
+    ///   sender get 430 (RFC 5626 §5.3.1);
+    /// * it came over UDP from a sender using outbound: a dialog-creating
+    ///   request whose Contact has the `ob` parameter (§5.3.2: "the edge
+    ///   proxy can use the presence of the "ob" URI parameter in the UAC's
+    ///   Contact URI"), or whose From is registered with a `reg-id` over this
+    ///   very UDP flow (§6). Any other UDP sender is reached at its Contact,
+    ///   as before.
+    fn inbound(&self, request: &Message, a: Arrival) -> Inbound {
+        let (flow, token) = match a.connection {
+            Some(c) => (c.0.to_string(), true),
+            None => {
+                let flow = format!("udp:{}@{}", a.remote, a.local);
+                let token = self.udp_outbound(request, &flow);
+                (flow, token)
+            }
+        };
+        Inbound::new(a.transport).with_flow(flow, token)
+    }
+
+    /// A dialog-creating request (no To tag) over UDP from a sender using
+    /// outbound on `flow` (see [`Server::inbound`]).
+    fn udp_outbound(&self, request: &Message, flow: &str) -> bool {
+        // only what may be record-routed (RFC 3261 §16.6 step 4) is worth
+        // the look at Contact and the bindings
+        let dialog_forming = matches!(
+            request.method(),
+            Some(Method::Invite | Method::Subscribe | Method::Refer | Method::Extension(_))
+        );
+        if !dialog_forming || request.to_tag().is_some() {
+            return false;
+        }
+        let ob = request.contacts().is_ok_and(|cs| {
+            cs.iter().any(|c| {
+                c.address()
+                    .and_then(|na| na.uri.as_sip())
+                    .is_some_and(|s| s.has_param("ob"))
+            })
+        });
+        if ob {
+            return true;
+        }
+        let Ok(from) = request.from_header() else {
+            return false;
+        };
+        let aor = sipline_registrar::canonical_aor(&from.uri);
+        self.bindings.get(&aor).is_some_and(|list| {
+            list.iter().any(|b| {
+                b.reg_id.is_some()
+                    && b.source
+                        .as_ref()
+                        .and_then(|s| s.connection.as_deref())
+                        .is_some_and(|c| c == flow)
+            })
+        })
     }
 
     /// An initial request (no To tag, not ACK or CANCEL) whose From is in one of our domains.
@@ -1335,6 +1421,8 @@ impl Server {
 struct StoreLocator<'a> {
     store: Option<&'a RedbStore>,
     cache: Option<&'a BindingCache>,
+    /// The open connections (flows, RFC 5626): none known without it.
+    layer: Option<&'a TransportLayer>,
     users: &'a HashMap<String, Credential>,
     known_users_only: bool,
     now: u64,
@@ -1349,6 +1437,7 @@ impl<'a> StoreLocator<'a> {
         Self {
             store,
             cache: None,
+            layer: None,
             users,
             known_users_only,
             now: sipline_registrar::unix_now(),
@@ -1359,6 +1448,11 @@ impl<'a> StoreLocator<'a> {
 impl<'a> StoreLocator<'a> {
     fn with_cache(mut self, cache: &'a BindingCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    fn with_layer(mut self, layer: &'a TransportLayer) -> Self {
+        self.layer = Some(layer);
         self
     }
 }
@@ -1391,10 +1485,26 @@ impl Locator for StoreLocator<'_> {
                 .collect(),
         )
     }
+
+    /// A connection flow exists while the connection is open; a UDP flow
+    /// (`udp:REMOTE@LOCAL`) cannot be seen to fail here, so it always does.
+    fn flow_exists(&self, flow: &str) -> bool {
+        if flow.starts_with("udp:") {
+            return true;
+        }
+        match (self.layer, flow.parse::<u64>()) {
+            (Some(layer), Ok(id)) => layer.connection(ConnectionId(id)).is_some(),
+            _ => false,
+        }
+    }
 }
 
 /// The proxy core's settings from the server's.
-fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyConfig {
+fn proxy_config(
+    cfg: &Config,
+    listeners: &[(Transport, SocketAddr)],
+    flow_key: [u8; 32],
+) -> ProxyConfig {
     let (rr_transport, rr_addr) = listeners
         .iter()
         .find(|(t, _)| *t == Transport::Udp)
@@ -1415,6 +1525,12 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
         );
     }
     let mut pc = ProxyConfig::new(rr);
+    // RFC 5658: Record-Route names the listener of each side of a request.
+    pc.listeners = listeners
+        .iter()
+        .map(|(t, a)| (*t, listener_uri(*t, *a)))
+        .collect();
+    pc.flow_token_key = Some(flow_key);
     pc.domains = cfg.domains.clone();
     pc.local = listeners
         .iter()
@@ -1449,6 +1565,28 @@ fn proxy_config(cfg: &Config, listeners: &[(Transport, SocketAddr)]) -> ProxyCon
         })
         .collect();
     pc
+}
+
+/// Our URI on a listener, for Record-Route (RFC 5658 §6.2): UDP plain,
+/// TCP and WS with their `transport` parameter, TLS as a SIPS URI (never
+/// `transport=tls`), WSS as a SIPS URI with `transport=wss` (what sipline's
+/// user agent writes in its own Contact and reads back as WSS; RFC 7118
+/// §5.2 would write `transport=ws` with the SIPS scheme).
+fn listener_uri(transport: Transport, addr: SocketAddr) -> SipUri {
+    let host = match addr.ip() {
+        IpAddr::V4(a) => Host::Ipv4(a),
+        IpAddr::V6(a) => Host::Ipv6(a),
+    };
+    let scheme = if transport.is_secure() {
+        Scheme::Sips
+    } else {
+        Scheme::Sip
+    };
+    let mut uri = SipUri::new(scheme, host).with_port(addr.port());
+    if !matches!(transport, Transport::Udp | Transport::Tls) {
+        uri.set_param("transport", Some(&transport.as_str().to_ascii_lowercase()));
+    }
+    uri
 }
 
 /// Sets the transport and sent-by of the top Via (ours, put there by the
@@ -1525,7 +1663,7 @@ struct Arrival {
     transport: Transport,
     remote: SocketAddr,
     local: SocketAddr,
-    connection: Option<sipline_transport::ConnectionId>,
+    connection: Option<ConnectionId>,
 }
 
 impl Arrival {
