@@ -3,12 +3,13 @@
 //! 127.0.0.1, `sipline serve` started and read from its banner, raw SIP
 //! over UDP sockets, the `--json` events of the user-agent commands, and
 //! the helpers for the real SIP tools they are checked against (baresip,
-//! SIPp).
+//! SIPp) and for `sipline answer` as their far end.
 //!
 //! Each test file includes this module with `mod support;` and uses only
 //! part of it.
 #![allow(dead_code)]
 
+pub(crate) mod answer;
 pub(crate) mod baresip;
 pub(crate) mod serve;
 pub(crate) mod sipp;
