@@ -79,9 +79,16 @@ fn error_reply(inner: &Inner, msg: &Message, e: &ParseError) -> Option<Bytes> {
     Some(Message::Response(resp).to_bytes())
 }
 
+/// The rows [`error_reply`] needs (RFC 3261 §8.2.6.2: a response copies
+/// Via, From, To, Call-ID and CSeq), full and compact names.
+const COPIED_ROWS: [&[u8]; 9] = [
+    b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq",
+];
+
 /// Like [`error_reply`], for bytes the parser refused: the head is read again
-/// without its Content-Length rows (the usual culprit), up to the empty line
-/// or the last whole line, to find the rows a response copies.
+/// with only its request line and the rows a response copies, up to the
+/// empty line or the last whole line, so that damage anywhere else (another
+/// header, Content-Length, the body) still gets its answer.
 pub(crate) fn error_reply_from_raw(inner: &Inner, raw: &[u8], e: &ParseError) -> Option<Bytes> {
     let start = raw.iter().position(|b| *b != b'\r' && *b != b'\n')?;
     if !raw[start..].first().is_some_and(u8::is_ascii_uppercase) {
@@ -92,18 +99,19 @@ pub(crate) fn error_reply_from_raw(inner: &Inner, raw: &[u8], e: &ParseError) ->
         .map(|i| start + i)
         .or_else(|| raw.iter().rposition(|b| *b == b'\n').map(|i| i + 1))?;
     let mut head = Vec::with_capacity(head_end - start + 24);
-    for line in raw[start..head_end].split(|b| *b == b'\n') {
-        let name = line.split(|b| *b == b':').next().unwrap_or(&[]);
-        let name = name.trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            continue;
-        }
+    let mut keep = true; // the request line
+    for (i, line) in raw[start..head_end].split(|b| *b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
+        // A line starting with white space continues the row before it.
+        if i > 0 && !line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            let name = line.split(|b| *b == b':').next().unwrap_or(&[]);
+            let name = name.trim_ascii();
+            keep = COPIED_ROWS.iter().any(|n| name.eq_ignore_ascii_case(n));
         }
-        head.extend_from_slice(line);
-        head.extend_from_slice(b"\r\n");
+        if keep && !line.is_empty() {
+            head.extend_from_slice(line);
+            head.extend_from_slice(b"\r\n");
+        }
     }
     head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     let msg = Message::parse(head).ok()?;

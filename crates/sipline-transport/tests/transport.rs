@@ -202,6 +202,38 @@ async fn udp_malformed_request_gets_400_back_to_source() {
     assert_eq!(c.messages_out, 1);
 }
 
+/// Damage outside the rows a response copies (what sipsak's random-trash
+/// mode sends: a byte of a header name or value replaced) still gets a 400.
+#[tokio::test]
+async fn udp_request_damaged_in_another_row_gets_400() {
+    let (server, _srx) = start(config(&[(Transport::Udp, "127.0.0.1:0")]));
+    let s_addr = server.listener(Transport::Udp).unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let damaged: [(&str, &[u8], &[u8]); 3] = [
+        ("z9hG4bKname", b"Max-Forwards", b"Max-\xeborwards"),
+        ("z9hG4bKvalue", b"Max-Forwards: 70", b"Max-Forwards: 7\xb6"),
+        (
+            "z9hG4bKfolded",
+            b"CSeq: 1 OPTIONS\r\n",
+            b"CSeq: 1 OPTIONS\r\nUser-Agent: a\r\n \xff\r\n",
+        ),
+    ];
+    for (branch, from, to) in damaged {
+        let good = request_text("OPTIONS", "UDP 127.0.0.1:1;rport", branch, "");
+        let at = good.find(std::str::from_utf8(from).unwrap()).unwrap();
+        let mut bad = good.as_bytes()[..at].to_vec();
+        bad.extend_from_slice(to);
+        bad.extend_from_slice(&good.as_bytes()[at + from.len()..]);
+        sock.send_to(&bad, s_addr).await.unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, _) = timeout(T, sock.recv_from(&mut buf)).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("SIP/2.0 400 Bad Request"), "{text}");
+        assert!(text.contains(&format!("Call-ID: {branch}@test")), "{text}");
+        assert!(text.contains("CSeq: 1 OPTIONS\r\n"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn large_udp_request_goes_over_tcp_with_via_rewritten() {
     // UDP and TCP port 0 on one IP share the port (RFC 3261 §18.2.1).

@@ -22,7 +22,8 @@ mod support;
 use sipline_media::tone::goertzel;
 use sipline_media::wav;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::answer::Answer;
 use support::baresip::{self, Phone, PhoneOptions};
 use support::serve::{Serve, ServeOptions};
 use support::{bin, dominant_frequency, events, find_event, read, Child};
@@ -129,44 +130,17 @@ fn baresip_calls_sipline_answer_through_serve() {
     let serve = serve("answer");
     let dir = serve.dir();
     let record = dir.join("bob.wav");
-    let answer_out = dir.join("answer.out");
-    let answer_err = dir.join("answer.err");
-    let mut bob = Child::spawn(
-        "sipline answer",
-        bin()
-            .arg("answer")
-            .arg("--register")
-            .arg(format!("sip:{}", serve.udp()))
-            .args(["--from", "sip:bob@example.test", "--user", "bob"])
-            .args(["--password", "bob-pw", "--listen", "127.0.0.1:0"])
-            .args(["--tone", "1000", "--json", "--count", "1", "--trace"])
-            .arg("--record")
-            .arg(&record)
-            .stdout(std::fs::File::create(&answer_out).unwrap())
-            .stderr(std::fs::File::create(&answer_err).unwrap()),
+    let record_arg = record.to_str().unwrap();
+    let mut bob = Answer::start(
+        &serve,
+        "bob",
+        "example.test",
+        "bob-pw",
+        &[
+            "--tone", "1000", "--count", "1", "--trace", "--record", record_arg,
+        ],
     );
-    let answer_text = || {
-        format!(
-            "sipline answer stdout:\n{}\nstderr:\n{}\nserve log:\n{}",
-            read(&answer_out),
-            read(&answer_err),
-            serve.log()
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while find_event(&events(&read(&answer_out)), "registered").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "bob did not register\n{}",
-            answer_text()
-        );
-        assert!(
-            bob.try_wait().is_none(),
-            "sipline answer exited\n{}",
-            answer_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let answer_text = |bob: &Answer| format!("{}\nserve log:\n{}", bob.text(), serve.log());
 
     let mut alice = phone("alice", &serve, false);
     alice.command("dial", "sip:bob@example.test");
@@ -206,10 +180,10 @@ fn baresip_calls_sipline_answer_through_serve() {
     assert!(
         status.success(),
         "sipline answer: {status}\n{}",
-        answer_text()
+        answer_text(&bob)
     );
-    let evs = events(&read(&answer_out));
-    let incoming = find_event(&evs, "incoming").unwrap_or_else(|| panic!("{}", answer_text()));
+    let evs = bob.events();
+    let incoming = find_event(&evs, "incoming").unwrap_or_else(|| panic!("{}", answer_text(&bob)));
     assert!(
         incoming["from"]
             .as_str()
@@ -217,27 +191,31 @@ fn baresip_calls_sipline_answer_through_serve() {
             .contains("sip:alice@example.test"),
         "{incoming}"
     );
-    assert!(find_event(&evs, "answered").is_some(), "{}", answer_text());
-    let ended = find_event(&evs, "ended").unwrap_or_else(|| panic!("{}", answer_text()));
-    assert_eq!(ended["reason"], "RemoteBye", "{}", answer_text());
-    let media = find_event(&evs, "media").unwrap_or_else(|| panic!("{}", answer_text()));
+    assert!(
+        find_event(&evs, "answered").is_some(),
+        "{}",
+        answer_text(&bob)
+    );
+    let ended = find_event(&evs, "ended").unwrap_or_else(|| panic!("{}", answer_text(&bob)));
+    assert_eq!(ended["reason"], "RemoteBye", "{}", answer_text(&bob));
+    let media = find_event(&evs, "media").unwrap_or_else(|| panic!("{}", answer_text(&bob)));
     assert!(
         media["packets_received"].as_u64().unwrap_or(0) >= 100,
         "3 s of baresip's 20 ms packets: {media}\n{}",
-        answer_text()
+        answer_text(&bob)
     );
     assert!(
         media["packets_sent"].as_u64().unwrap_or(0) >= 100,
         "{media}"
     );
-    assert_heard_baresip(&record, 1000.0, &answer_text());
+    assert_heard_baresip(&record, 1000.0, &answer_text(&bob));
     // Our answers (200 to the INVITE and to the two re-INVITEs): on hold
     // we only receive.
     assert_eq!(
-        answer_directions(&read(&answer_err)),
+        answer_directions(&bob.stderr()),
         ["sendrecv", "recvonly", "sendrecv"],
         "{}",
-        answer_text()
+        answer_text(&bob)
     );
 }
 

@@ -3,15 +3,18 @@
 //! 127.0.0.1, `sipline serve` started and read from its banner, raw SIP
 //! over UDP sockets, the `--json` events of the user-agent commands, and
 //! the helpers for the real SIP tools they are checked against (baresip,
-//! SIPp).
+//! SIPp, sipsak, linphone) and for `sipline answer` as their far end.
 //!
 //! Each test file includes this module with `mod support;` and uses only
 //! part of it.
 #![allow(dead_code)]
 
+pub(crate) mod answer;
 pub(crate) mod baresip;
+pub(crate) mod linphone;
 pub(crate) mod serve;
 pub(crate) mod sipp;
+pub(crate) mod sipsak;
 
 use serde_json::Value;
 use sipline_media::tone::goertzel;
