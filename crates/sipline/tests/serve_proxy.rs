@@ -275,6 +275,22 @@ fn local_users_must_authenticate_their_invites() {
     let (_, r) = caller.final_for(Method::Invite);
     assert_eq!(status(&r), 407, "{r}");
     assert!(r.headers().contains(StdHeader::ProxyAuthenticate));
+
+    // A From naming the server by its address (with its port, or none) is
+    // one of our users too: the registrar serves those addresses of record.
+    let port = server.port();
+    for from in [format!("127.0.0.1:{port}"), "127.0.0.1".to_string()] {
+        let caller = Caller::new(port);
+        let invite = caller
+            .request("INVITE", &format!("z9hG4bKip{}", from.len()), 1, None, None)
+            .replace(
+                &format!("From: <sip:alice@127.0.0.1:{port}>"),
+                &format!("From: <sip:alice@{from}>"),
+            );
+        caller.send(&invite);
+        let (_, r) = caller.final_for(Method::Invite);
+        assert_eq!(status(&r), 407, "From sip:alice@{from}: {r}");
+    }
 }
 
 #[test]

@@ -1137,10 +1137,14 @@ impl Server {
         if matches!(req.method, Method::Ack | Method::Cancel) || request.to_tag().is_some() {
             return false;
         }
+        // Our domains, and our own addresses (with any port or none): the
+        // registrar serves both as addresses of record, so a From naming
+        // either claims one of our users.
         request.from_header().is_ok_and(|f| {
             f.uri.as_sip().is_some_and(|s| match &s.host {
                 Host::Domain(d) => self.cfg.domains.iter().any(|x| x.eq_ignore_ascii_case(d)),
-                _ => false,
+                Host::Ipv4(ip) => self.names_us(IpAddr::V4(*ip), None),
+                Host::Ipv6(ip) => self.names_us(IpAddr::V6(*ip), None),
             })
         })
     }
