@@ -372,6 +372,31 @@ impl TransportLayer {
         Ok(())
     }
 
+    /// Sends a UDP datagram now if the socket takes it without waiting:
+    /// `Ok(true)` sent, `Ok(false)` the socket's buffer is full (send it
+    /// with [`TransportLayer::send_transmit`] instead, after anything
+    /// already waiting for it). For a caller on its own thread that sends
+    /// many datagrams and should not wake another task for each batch.
+    pub fn try_send_udp(
+        &self,
+        dest: &Destination,
+        data: &[u8],
+        retransmission: bool,
+    ) -> Result<bool, SendError> {
+        let inner = &self.inner;
+        match udp::try_send(inner, dest.addr, dest.local, data) {
+            Ok(()) => {
+                if retransmission {
+                    let c = inner.counters.of(Transport::Udp);
+                    counters::Atomic::add(&c.retransmissions_out, 1);
+                }
+                Ok(true)
+            }
+            Err(SendError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends `data` as it is; returns the transport it went over.
     async fn send_raw(&self, dest: &Destination, data: Bytes) -> Result<Transport, SendError> {
         let inner = &self.inner;

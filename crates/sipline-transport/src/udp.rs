@@ -68,6 +68,41 @@ pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: So
     }
 }
 
+/// Like [`send`], without waiting: `WouldBlock` when the socket's buffer
+/// is full.
+pub(crate) fn try_send(
+    inner: &Inner,
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    data: &[u8],
+) -> Result<(), SendError> {
+    let sock = socket_for(inner, addr, local, data)?;
+    sock.try_send_to(data, addr)?;
+    inner.counters.of(Transport::Udp).sent(data.len(), true);
+    Ok(())
+}
+
+/// The listener's socket to send `data` to `addr` from.
+fn socket_for<'a>(
+    inner: &'a Inner,
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    data: &[u8],
+) -> Result<&'a UdpSocket, SendError> {
+    if data.len() > MAX_DATAGRAM {
+        return Err(SendError::MessageTooLarge {
+            size: data.len(),
+            limit: MAX_DATAGRAM,
+        });
+    }
+    let same_family = |a: &SocketAddr| a.is_ipv4() == addr.is_ipv4();
+    local
+        .and_then(|l| inner.udp.iter().find(|(a, _)| *a == l))
+        .or_else(|| inner.udp.iter().find(|(a, _)| same_family(a)))
+        .map(|(_, s)| &**s)
+        .ok_or(SendError::NoListener(Transport::Udp))
+}
+
 /// Sends one datagram to `addr` from the listener bound to `local` (or the
 /// first of the address family).
 pub(crate) async fn send(
@@ -76,18 +111,7 @@ pub(crate) async fn send(
     local: Option<SocketAddr>,
     data: &[u8],
 ) -> Result<(), SendError> {
-    if data.len() > MAX_DATAGRAM {
-        return Err(SendError::MessageTooLarge {
-            size: data.len(),
-            limit: MAX_DATAGRAM,
-        });
-    }
-    let same_family = |a: &SocketAddr| a.is_ipv4() == addr.is_ipv4();
-    let sock = local
-        .and_then(|l| inner.udp.iter().find(|(a, _)| *a == l))
-        .or_else(|| inner.udp.iter().find(|(a, _)| same_family(a)))
-        .map(|(_, s)| s)
-        .ok_or(SendError::NoListener(Transport::Udp))?;
+    let sock = socket_for(inner, addr, local, data)?;
     sock.send_to(data, addr).await?;
     inner.counters.of(Transport::Udp).sent(data.len(), true);
     Ok(())

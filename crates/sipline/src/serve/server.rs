@@ -23,6 +23,7 @@ use sipline_transport::{
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
@@ -110,6 +111,13 @@ struct Server {
     /// UDP datagrams decided since the last hand-over to `udp_out`: handed
     /// over together (one wake-up of the sender per batch of messages).
     udp_pending: Vec<Outgoing>,
+    /// Datagrams handed to the sender task and not sent yet: while there
+    /// are any, new ones queue behind them.
+    udp_backlog: Arc<AtomicUsize>,
+    /// Send datagrams from this thread when the socket takes them at once
+    /// (with more than one thread; with one, the sender task does it on
+    /// the other core).
+    send_inline: bool,
     shutting_down: Option<Instant>,
     /// `cfg.server_header`, shared by every response (no copy per response).
     server_header: sipline_message::ByteString,
@@ -357,7 +365,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         let mut redirect_config = proxy_cfg.clone();
         redirect_config.mode = sipline_proxy::Mode::Redirect;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let (udp_out, udp_task) = udp_sender(layer.clone(), done_tx.clone());
+        let udp_backlog = Arc::new(AtomicUsize::new(0));
+        let (udp_out, udp_task) = udp_sender(layer.clone(), done_tx.clone(), udp_backlog.clone());
         let server = Server {
             shard,
             local: listeners.iter().map(|(_, a)| *a).collect(),
@@ -380,6 +389,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             queues: HashMap::new(),
             udp_out,
             udp_pending: Vec::new(),
+            udp_backlog,
+            send_inline: cfg.threads > 1,
             shutting_down: None,
             server_header: server_header.clone(),
         };
@@ -590,7 +601,34 @@ impl Server {
         if self.udp_pending.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.udp_pending);
+        let mut batch = std::mem::take(&mut self.udp_pending);
+        if self.send_inline && self.udp_backlog.load(Ordering::Acquire) == 0 {
+            // With a thread per CPU, each sends its own datagrams: a
+            // hand-over would wake another task per batch for nothing. What
+            // the socket does not take at once goes to the sender task,
+            // with everything after it (in order).
+            let now = Instant::now();
+            let mut sent = 0;
+            for o in &batch {
+                match self.layer.try_send_udp(&o.dest, &o.data, o.retransmission) {
+                    Ok(true) => sent += 1,
+                    Ok(false) => break,
+                    Err(e) => {
+                        debug!("send to {}: {e}", o.dest.addr);
+                        if let Some(tx) = o.tx {
+                            self.table.handle_transport_error(now, tx);
+                        }
+                        sent += 1;
+                    }
+                }
+            }
+            batch.drain(..sent);
+            if batch.is_empty() {
+                self.udp_pending = batch; // keep the allocation
+                return;
+            }
+        }
+        self.udp_backlog.fetch_add(batch.len(), Ordering::AcqRel);
         if let Err(mpsc::error::SendError(batch)) = self.udp_out.send(batch) {
             // The sender task is gone only when the runtime shuts down.
             let now = Instant::now();
@@ -1701,6 +1739,7 @@ struct Outgoing {
 fn udp_sender(
     layer: TransportLayer,
     done: mpsc::UnboundedSender<Done>,
+    backlog: Arc<AtomicUsize>,
 ) -> (
     mpsc::UnboundedSender<Vec<Outgoing>>,
     tokio::task::JoinHandle<()>,
@@ -1715,6 +1754,7 @@ fn udp_sender(
                         let _ = done.send(Done::SendFailed { tx });
                     }
                 }
+                backlog.fetch_sub(1, Ordering::AcqRel);
             }
         }
     });
