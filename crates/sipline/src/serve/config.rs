@@ -659,6 +659,19 @@ mod tests {
     }
 
     #[test]
+    fn threads() {
+        let one_per_cpu = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+        assert_eq!(load("").unwrap().threads, one_per_cpu);
+        assert_eq!(load("[server]\nthreads = 0").unwrap().threads, one_per_cpu);
+        assert_eq!(load("[server]\nthreads = 3").unwrap().threads, 3);
+        let e = load("[server]\nthreads = 17").unwrap_err().to_string();
+        assert!(
+            e.contains("server.threads") && e.contains("at most 16"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults() {
         let c = load("").unwrap();
         assert_eq!(c.listen.len(), 2);
