@@ -534,12 +534,17 @@ impl Server {
         }
         let now = sipline_registrar::unix_now();
         self.bindings.purge(now);
-        let Some(store) = &self.store else { return };
-        match store.purge_expired(now) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        // The store's purge scans every binding in a write transaction and
+        // waits for its commit: off this thread, which keeps handling
+        // messages meanwhile.
+        tokio::task::spawn_blocking(move || match store.purge_expired(now) {
             Ok(0) => {}
             Ok(n) => debug!("purged {n} expired bindings"),
             Err(e) => warn!("purging expired bindings: {e}"),
-        }
+        });
     }
 
     /// Sends what the transactions have to send and handles their events.
