@@ -433,3 +433,59 @@ Call-ID: reg{n}-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:{conta
         );
     }
 }
+
+/// SIGTERM while a call rings (the graceful shutdown): a new
+/// request gets 503, the ringing call's 200 still reaches the caller and
+/// its ACK the phone, and the server then exits 0 before its grace period
+/// (`shutdown_grace_s`, 5 s) ends.
+#[test]
+fn sigterm_lets_the_ringing_call_finish_and_refuses_new_requests() {
+    let mut server = start("sigterm", &[]);
+    let (p, rx) = phone(Phone {
+        answer: Some(200),
+        delay: Duration::from_millis(800),
+    });
+    register(server.port(), &[p]);
+    let caller = Caller::new(server.port());
+    caller.send(&caller.request("INVITE", "z9hG4bKterm1", 1, None, None));
+    // the 180 (the phone rings at once)
+    loop {
+        let m = recv(&caller.sock).expect("a provisional response");
+        if status(&m) == 180 {
+            break;
+        }
+    }
+    let stopped_at = std::time::Instant::now();
+    server.terminate();
+    std::thread::sleep(Duration::from_millis(150));
+    let late = Caller::new(server.port());
+    late.send(&late.request("OPTIONS", "z9hG4bKterm2", 1, None, None));
+    let (_, r) = late.final_for(Method::Options);
+    assert_eq!(status(&r), 503, "a new request while shutting down: {r}");
+
+    let (_, ok) = caller.final_for(Method::Invite);
+    assert_eq!(status(&ok), 200, "the ringing call is answered: {ok}");
+    let rr = ok
+        .headers()
+        .get(StdHeader::RecordRoute)
+        .expect("record-routed")
+        .to_string();
+    let to_tag = ok.to_tag().unwrap().to_string();
+    let target = ok.contacts().unwrap()[0].address().unwrap().uri.to_string();
+    let ack = caller
+        .request("ACK", "z9hG4bKterm3", 1, Some(&to_tag), Some(&rr))
+        .replacen(&format!("sip:bob@127.0.0.1:{}", server.port()), &target, 1);
+    caller.send(&ack);
+    let status = server.wait(Duration::from_secs(8));
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(6),
+        "stopped within the grace period: {:?}",
+        stopped_at.elapsed()
+    );
+    assert_eq!(
+        drain(&rx, Duration::from_millis(200)),
+        [Method::Invite, Method::Ack],
+        "the phone got the INVITE and, after SIGTERM, the ACK"
+    );
+}

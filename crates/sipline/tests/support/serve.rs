@@ -192,6 +192,20 @@ impl Serve {
         }
     }
 
+    /// Sends it SIGTERM (graceful shutdown).
+    pub(crate) fn terminate(&self) {
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -TERM sipline serve");
+    }
+
+    /// Waits (at most `within`) for it to exit; its exit status.
+    pub(crate) fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
+        self.child.wait(within)
+    }
+
     /// Kills it (as `kill -9` would) and hands back its directory, kept.
     pub(crate) fn stop(self) -> TempDir {
         let Serve { child, dir, .. } = self;
