@@ -95,7 +95,9 @@ pub struct Config {
     /// RFC 5626 outbound: our instance id (`urn:uuid:...`, §4.1). With it,
     /// REGISTER Contacts carry `+sip.instance` and `reg-id=1` and
     /// Supported lists "outbound" and "path" (§4.2), so the registrar
-    /// can route back over the flow the REGISTER came on.
+    /// can route back over the flow the REGISTER came on; the Contact of
+    /// dialog-forming requests (INVITE, SUBSCRIBE, REFER) carries the
+    /// `ob` URI parameter (§4.3).
     pub instance: Option<String>,
     /// RFC 3261 §8.1.3.4: on a 3xx to an INVITE, try its Contacts (by q,
     /// at most this many redirections per call; 0 turns it off). Each new
@@ -780,6 +782,28 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     }
 
     fn contact(&self, hop: &Hop<A>) -> String {
+        format!("<{}>", self.own_contact_uri(hop))
+    }
+
+    /// Our Contact in a dialog-forming request we send (INVITE, and
+    /// SUBSCRIBE or REFER outside a dialog). With outbound on, the `ob` URI
+    /// parameter: "the UAC adds an "ob" parameter to its Contact header
+    /// field value" so that the dialog's later requests come back over
+    /// the flow this one goes on (RFC 5626 §4.3; the edge proxy sees it
+    /// and Record-Routes with a flow token, §5.3.2). Not in our 2xx to
+    /// others' dialog-forming requests: §4.3 asks it of the UAC only, and
+    /// a request that reached us over our registered flow came through a
+    /// Path URI with `ob`, from which the edge proxy Record-Routes
+    /// (§5.3.1).
+    fn dialog_forming_contact(&self, hop: &Hop<A>) -> String {
+        let mut uri = self.own_contact_uri(hop);
+        if self.config.instance.is_some() {
+            uri.set_param("ob", None);
+        }
+        format!("<{uri}>")
+    }
+
+    fn own_contact_uri(&self, hop: &Hop<A>) -> SipUri {
         let host = match hop.local.ip() {
             IpAddr::V4(a) => Host::Ipv4(a),
             IpAddr::V6(a) => Host::Ipv6(a),
@@ -798,7 +822,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 Some(&hop.transport.as_str().to_ascii_lowercase()),
             );
         }
-        format!("<{uri}>")
+        uri
     }
 
     fn common_headers(&self, mut b: RequestBuilder) -> RequestBuilder {
@@ -1366,7 +1390,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             from_tag,
         } = self.initial_request(Method::Invite, target)?;
         b = b
-            .header(StdHeader::Contact, self.contact(&hop))
+            .header(StdHeader::Contact, self.dialog_forming_contact(&hop))
             .header(StdHeader::Allow, ALLOW)
             .header(StdHeader::Supported, self.supported());
         for (n, v) in self.session_request_headers(None, 0) {
@@ -2764,7 +2788,10 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             hop,
             ..
         } = self.initial_request(method.clone(), target)?;
-        if matches!(method, Method::Subscribe | Method::Refer | Method::Notify) {
+        if matches!(method, Method::Subscribe | Method::Refer) {
+            // Dialog-forming (RFC 6665 §4.1.2.1, RFC 3515 §2.4.1).
+            b = b.header(StdHeader::Contact, self.dialog_forming_contact(&hop));
+        } else if method == Method::Notify {
             b = b.header(StdHeader::Contact, self.contact(&hop));
         }
         for (n, v) in headers {
