@@ -847,6 +847,21 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             }
             s.push_str(session_timer::TAG_TIMER);
         }
+        // RFC 5626 §4.3: "UAs that support this specification SHOULD
+        // include the outbound option tag in a Supported header field in a
+        // request that is not a REGISTER request".
+        if self.config.instance.is_some()
+            && !self
+                .config
+                .supported
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("outbound"))
+        {
+            if !s.is_empty() {
+                s.push_str(", ");
+            }
+            s.push_str("outbound");
+        }
         s
     }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sipline_message::header::NameAddr;
+use sipline_message::header::{NameAddr, StdHeader};
 use sipline_message::{Message, Method};
 use std::time::Duration;
 
@@ -79,6 +79,19 @@ fn dialog_forming_requests_carry_ob_with_outbound() {
 fn no_ob_without_outbound() {
     for m in dialog_forming_requests(false) {
         assert!(!contact_has_ob(&m), "unexpected ;ob in {}", contact(&m));
+    }
+}
+
+/// §4.3: a UA doing outbound "SHOULD include the outbound option tag in a
+/// Supported header field in a request that is not a REGISTER request":
+/// the INVITE's Supported lists it with outbound on, not without.
+#[test]
+fn invite_supported_lists_outbound_with_outbound() {
+    for outbound in [true, false] {
+        let invite = &dialog_forming_requests(outbound)[0];
+        let supported = header(invite, StdHeader::Supported).unwrap();
+        let tags: Vec<&str> = supported.split(',').map(str::trim).collect();
+        assert_eq!(tags.contains(&"outbound"), outbound, "{supported}");
     }
 }
 
