@@ -808,7 +808,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             IpAddr::V4(a) => Host::Ipv4(a),
             IpAddr::V6(a) => Host::Ipv6(a),
         };
-        let scheme = if hop.transport == Transport::Tls || hop.transport == Transport::Wss {
+        let scheme = if hop.transport.is_secure() {
             Scheme::Sips
         } else {
             Scheme::Sip
@@ -816,11 +816,10 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let mut uri = SipUri::new(scheme, host)
             .with_user(&self.config.contact_user)
             .with_port(hop.local.port());
+        // TLS: `sips:` alone (RFC 3261 §26.2.2); WSS: `sips:` with
+        // `transport=ws` (RFC 7118 §5.2, §5.5).
         if !matches!(hop.transport, Transport::Udp | Transport::Tls) {
-            uri.set_param(
-                "transport",
-                Some(&hop.transport.as_str().to_ascii_lowercase()),
-            );
+            uri.set_param("transport", Some(hop.transport.uri_param()));
         }
         uri
     }
@@ -1877,16 +1876,17 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 h => h.to_string(),
             };
             let port = v.port.map(|p| format!(":{p}")).unwrap_or_default();
-            let t = v.transport.to_ascii_lowercase();
-            let scheme = if t == "tls" || t == "wss" {
-                "sips"
-            } else {
-                "sip"
-            };
-            let param = if t == "udp" || t == "tls" {
-                String::new()
-            } else {
-                format!(";transport={t}")
+            // Written as a URI would name that transport: TLS as `sips:`,
+            // WSS as `sips:` with `transport=ws` (RFC 7118 §5.2, §5.5).
+            let (scheme, param) = match Transport::parse(&v.transport) {
+                Some(Transport::Udp) => ("sip", String::new()),
+                Some(Transport::Tls) => ("sips", String::new()),
+                Some(t) if t.is_secure() => ("sips", format!(";transport={}", t.uri_param())),
+                Some(t) => ("sip", format!(";transport={}", t.uri_param())),
+                None => (
+                    "sip",
+                    format!(";transport={}", v.transport.to_ascii_lowercase()),
+                ),
             };
             Uri::parse(&format!("{scheme}:{host}{port}{param}")).ok()
         });

@@ -230,6 +230,37 @@ fn rfc7118_sips_with_transport_ws_is_wss() {
     }
 }
 
+/// The Via the core writes names the transport of its Record-Route URI as
+/// that URI is read (RFC 3261 §18.1.1; RFC 7118 §5.1 "WSS"; the server
+/// rewrites it for the transport actually used): SIPS with `transport=ws`
+/// is WSS, SIPS alone TLS.
+#[test]
+fn via_transport_of_a_sips_record_route_uri() {
+    for (rr, via) in [
+        (
+            "sips:192.0.2.1:8443;transport=ws;lr",
+            "SIP/2.0/WSS 192.0.2.1:8443;",
+        ),
+        ("sips:192.0.2.1:5061;lr", "SIP/2.0/TLS 192.0.2.1:5061;"),
+        ("sip:192.0.2.1:5060;lr", "SIP/2.0/UDP 192.0.2.1:5060;"),
+    ] {
+        let mut c = ProxyConfig::new(sip(rr));
+        c.domains = vec!["example.com".into()];
+        let mut p = Proxy::with_seed(c, 7);
+        let actions = p.on_request(
+            Instant::now(),
+            TX,
+            invite(),
+            &bob_at(Target::new(
+                Uri::parse("sip:bob@198.51.100.7:5062").unwrap(),
+            )),
+        );
+        let (req, _, _) = forwarded(&actions);
+        let top = req.headers().get(StdHeader::Via).unwrap().to_string();
+        assert!(top.starts_with(via), "{rr}: {top}");
+    }
+}
+
 #[test]
 fn a_transport_without_listener_is_named_by_the_record_route_uri() {
     let mut c = config();
