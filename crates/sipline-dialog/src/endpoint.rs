@@ -95,7 +95,9 @@ pub struct Config {
     /// RFC 5626 outbound: our instance id (`urn:uuid:...`, §4.1). With it,
     /// REGISTER Contacts carry `+sip.instance` and `reg-id=1` and
     /// Supported lists "outbound" and "path" (§4.2), so the registrar
-    /// can route back over the flow the REGISTER came on.
+    /// can route back over the flow the REGISTER came on; the Contact of
+    /// dialog-forming requests (INVITE, SUBSCRIBE, REFER) carries the
+    /// `ob` URI parameter (§4.3).
     pub instance: Option<String>,
     /// RFC 3261 §8.1.3.4: on a 3xx to an INVITE, try its Contacts (by q,
     /// at most this many redirections per call; 0 turns it off). Each new
@@ -780,11 +782,33 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     }
 
     fn contact(&self, hop: &Hop<A>) -> String {
+        format!("<{}>", self.own_contact_uri(hop))
+    }
+
+    /// Our Contact in a dialog-forming request we send (INVITE, and
+    /// SUBSCRIBE or REFER outside a dialog). With outbound on, the `ob` URI
+    /// parameter: "the UAC adds an "ob" parameter to its Contact header
+    /// field value" so that the dialog's later requests come back over
+    /// the flow this one goes on (RFC 5626 §4.3; the edge proxy sees it
+    /// and Record-Routes with a flow token, §5.3.2). Not in our 2xx to
+    /// others' dialog-forming requests: §4.3 asks it of the UAC only, and
+    /// a request that reached us over our registered flow came through a
+    /// Path URI with `ob`, from which the edge proxy Record-Routes
+    /// (§5.3.1).
+    fn dialog_forming_contact(&self, hop: &Hop<A>) -> String {
+        let mut uri = self.own_contact_uri(hop);
+        if self.config.instance.is_some() {
+            uri.set_param("ob", None);
+        }
+        format!("<{uri}>")
+    }
+
+    fn own_contact_uri(&self, hop: &Hop<A>) -> SipUri {
         let host = match hop.local.ip() {
             IpAddr::V4(a) => Host::Ipv4(a),
             IpAddr::V6(a) => Host::Ipv6(a),
         };
-        let scheme = if hop.transport == Transport::Tls || hop.transport == Transport::Wss {
+        let scheme = if hop.transport.is_secure() {
             Scheme::Sips
         } else {
             Scheme::Sip
@@ -792,13 +816,12 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         let mut uri = SipUri::new(scheme, host)
             .with_user(&self.config.contact_user)
             .with_port(hop.local.port());
+        // TLS: `sips:` alone (RFC 3261 §26.2.2); WSS: `sips:` with
+        // `transport=ws` (RFC 7118 §5.2, §5.5).
         if !matches!(hop.transport, Transport::Udp | Transport::Tls) {
-            uri.set_param(
-                "transport",
-                Some(&hop.transport.as_str().to_ascii_lowercase()),
-            );
+            uri.set_param("transport", Some(hop.transport.uri_param()));
         }
-        format!("<{uri}>")
+        uri
     }
 
     fn common_headers(&self, mut b: RequestBuilder) -> RequestBuilder {
@@ -822,6 +845,21 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 s.push_str(", ");
             }
             s.push_str(session_timer::TAG_TIMER);
+        }
+        // RFC 5626 §4.3: "UAs that support this specification SHOULD
+        // include the outbound option tag in a Supported header field in a
+        // request that is not a REGISTER request".
+        if self.config.instance.is_some()
+            && !self
+                .config
+                .supported
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("outbound"))
+        {
+            if !s.is_empty() {
+                s.push_str(", ");
+            }
+            s.push_str("outbound");
         }
         s
     }
@@ -1366,7 +1404,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             from_tag,
         } = self.initial_request(Method::Invite, target)?;
         b = b
-            .header(StdHeader::Contact, self.contact(&hop))
+            .header(StdHeader::Contact, self.dialog_forming_contact(&hop))
             .header(StdHeader::Allow, ALLOW)
             .header(StdHeader::Supported, self.supported());
         for (n, v) in self.session_request_headers(None, 0) {
@@ -1838,16 +1876,17 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 h => h.to_string(),
             };
             let port = v.port.map(|p| format!(":{p}")).unwrap_or_default();
-            let t = v.transport.to_ascii_lowercase();
-            let scheme = if t == "tls" || t == "wss" {
-                "sips"
-            } else {
-                "sip"
-            };
-            let param = if t == "udp" || t == "tls" {
-                String::new()
-            } else {
-                format!(";transport={t}")
+            // Written as a URI would name that transport: TLS as `sips:`,
+            // WSS as `sips:` with `transport=ws` (RFC 7118 §5.2, §5.5).
+            let (scheme, param) = match Transport::parse(&v.transport) {
+                Some(Transport::Udp) => ("sip", String::new()),
+                Some(Transport::Tls) => ("sips", String::new()),
+                Some(t) if t.is_secure() => ("sips", format!(";transport={}", t.uri_param())),
+                Some(t) => ("sip", format!(";transport={}", t.uri_param())),
+                None => (
+                    "sip",
+                    format!(";transport={}", v.transport.to_ascii_lowercase()),
+                ),
             };
             Uri::parse(&format!("{scheme}:{host}{port}{param}")).ok()
         });
@@ -2764,7 +2803,10 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             hop,
             ..
         } = self.initial_request(method.clone(), target)?;
-        if matches!(method, Method::Subscribe | Method::Refer | Method::Notify) {
+        if matches!(method, Method::Subscribe | Method::Refer) {
+            // Dialog-forming (RFC 6665 §4.1.2.1, RFC 3515 §2.4.1).
+            b = b.header(StdHeader::Contact, self.dialog_forming_contact(&hop));
+        } else if method == Method::Notify {
             b = b.header(StdHeader::Contact, self.contact(&hop));
         }
         for (n, v) in headers {

@@ -50,6 +50,20 @@ impl Transport {
             .find(|t| t.as_str().eq_ignore_ascii_case(s))
     }
 
+    /// The value of the `transport` URI parameter for this transport (RFC
+    /// 3261 §19.1.1), the secure ones in a SIPS URI: TLS is `sips:` with
+    /// `tcp` (RFC 3261 §26.2.2: "transport=tls" is deprecated; most write
+    /// no parameter at all), WSS is `sips:` with `ws` (RFC 7118 §5.2 defines
+    /// no "wss"; §5.5).
+    pub const fn uri_param(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tcp | Self::Tls => "tcp",
+            Self::Sctp => "sctp",
+            Self::Ws | Self::Wss => "ws",
+        }
+    }
+
     /// True for transports that deliver reliably: no retransmissions by the
     /// transaction layer (RFC 3261 §17.1.1.2, §17.1.2.2).
     pub const fn is_reliable(self) -> bool {
@@ -105,5 +119,14 @@ mod tests {
         assert!(!Transport::Udp.is_reliable());
         assert!(Transport::Ws.is_reliable() && !Transport::Ws.is_stream());
         assert_eq!(Transport::Tls.default_port(), 5061);
+    }
+
+    /// RFC 7118 §5.2, §5.5: WSS is a SIPS URI with `transport=ws`.
+    #[test]
+    fn uri_param_of_wss_is_ws() {
+        assert_eq!(Transport::Wss.uri_param(), "ws");
+        assert_eq!(Transport::Ws.uri_param(), "ws");
+        assert_eq!(Transport::Tls.uri_param(), "tcp");
+        assert_eq!(Transport::Udp.uri_param(), "udp");
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::ProxyConfig;
 use crate::locate::Target;
-use crate::route::{finish_routing, record_route_values};
+use crate::route::{finish_routing, record_route_values, sip_uri_transport};
 use crate::util::push_front_value;
 use crate::validate::MAX_BREADTH;
 use crate::Inbound;
@@ -134,10 +134,8 @@ pub(crate) fn prepare_owned(
     let next_hop = finish_routing(&mut req);
     // 8. Via.
     let rr = &cfg.record_route_uri;
-    let transport = rr
-        .transport()
-        .map_or_else(|| "UDP".to_string(), str::to_ascii_uppercase);
-    let via = Via::new(&transport, rr.host.clone(), rr.port, branch);
+    let transport = sip_uri_transport(rr);
+    let via = Via::new(transport.as_str(), rr.host.clone(), rr.port, branch);
     req.headers.push_front(StdHeader::Via, via.to_string());
     // 9. Content-Length.
     if !req.headers.contains(StdHeader::ContentLength) {

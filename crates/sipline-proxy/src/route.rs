@@ -123,14 +123,19 @@ pub(crate) fn is_our_record_route(uri: &SipUri, cfg: &ProxyConfig) -> bool {
 /// for SIPS and UDP for SIP; a domain's NAPTR records may choose otherwise,
 /// and then the value still names a listener of ours that works).
 fn uri_transport(uri: &Uri) -> Transport {
-    let Uri::Sip(s) = uri else {
-        return Transport::Udp;
-    };
-    let sips = s.scheme == Scheme::Sips;
-    match s.transport().and_then(Transport::parse) {
-        Some(Transport::Tcp) if sips => Transport::Tls,
+    match uri {
+        Uri::Sip(s) => sip_uri_transport(s),
+        _ => Transport::Udp,
+    }
+}
+
+/// [`uri_transport`] of a SIP or SIPS URI: the `transport` parameter read
+/// with the scheme (SIPS with `tcp` is TLS, with `ws` WSS: RFC 3261
+/// §26.2.2, RFC 7118 §5.2, §5.5), else TLS for SIPS and UDP for SIP.
+pub(crate) fn sip_uri_transport(s: &SipUri) -> Transport {
+    match s.transport_protocol() {
         Some(t) => t,
-        None if sips => Transport::Tls,
+        None if s.scheme == Scheme::Sips => Transport::Tls,
         None => Transport::Udp,
     }
 }

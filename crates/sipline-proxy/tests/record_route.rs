@@ -26,7 +26,7 @@ fn config() -> ProxyConfig {
         (Transport::Tcp, sip("sip:192.0.2.1:5060;transport=tcp")),
         (Transport::Tls, sip("sips:192.0.2.1:5061")),
         (Transport::Ws, sip("sip:192.0.2.1:8080;transport=ws")),
-        (Transport::Wss, sip("sips:192.0.2.1:8443;transport=wss")),
+        (Transport::Wss, sip("sips:192.0.2.1:8443;transport=ws")),
     ];
     c.flow_token_key = Some(KEY);
     c
@@ -196,6 +196,69 @@ fn rfc5658_tls_is_named_by_sips_never_transport_tls() {
             "<sip:192.0.2.1:5060;transport=udp;lr>"
         ]
     );
+}
+
+/// RFC 7118 §5.2, §5.5: a SIPS next hop with `transport=ws` is WSS, so the
+/// value facing it names our WSS listener, written `sips:...;transport=ws`
+/// (no "wss"); a SIP one with `transport=ws` plain WS. `transport=wss`, as
+/// some write it, is WSS too.
+#[test]
+fn rfc7118_sips_with_transport_ws_is_wss() {
+    for (contact, facing) in [
+        (
+            "sips:bob@198.51.100.7:443;transport=ws",
+            "<sips:192.0.2.1:8443;transport=ws;lr>",
+        ),
+        (
+            "sips:bob@198.51.100.7:443;transport=wss",
+            "<sips:192.0.2.1:8443;transport=ws;lr>",
+        ),
+        (
+            "sip:bob@198.51.100.7:80;transport=ws",
+            "<sip:192.0.2.1:8080;transport=ws;lr>",
+        ),
+    ] {
+        let rr = record_route_for(
+            &Inbound::new(Transport::Udp),
+            Target::new(Uri::parse(contact).unwrap()),
+        );
+        assert_eq!(
+            rr,
+            [facing, "<sip:192.0.2.1:5060;transport=udp;lr>"],
+            "{contact}"
+        );
+    }
+}
+
+/// The Via the core writes names the transport of its Record-Route URI as
+/// that URI is read (RFC 3261 §18.1.1; RFC 7118 §5.1 "WSS"; the server
+/// rewrites it for the transport actually used): SIPS with `transport=ws`
+/// is WSS, SIPS alone TLS.
+#[test]
+fn via_transport_of_a_sips_record_route_uri() {
+    for (rr, via) in [
+        (
+            "sips:192.0.2.1:8443;transport=ws;lr",
+            "SIP/2.0/WSS 192.0.2.1:8443;",
+        ),
+        ("sips:192.0.2.1:5061;lr", "SIP/2.0/TLS 192.0.2.1:5061;"),
+        ("sip:192.0.2.1:5060;lr", "SIP/2.0/UDP 192.0.2.1:5060;"),
+    ] {
+        let mut c = ProxyConfig::new(sip(rr));
+        c.domains = vec!["example.com".into()];
+        let mut p = Proxy::with_seed(c, 7);
+        let actions = p.on_request(
+            Instant::now(),
+            TX,
+            invite(),
+            &bob_at(Target::new(
+                Uri::parse("sip:bob@198.51.100.7:5062").unwrap(),
+            )),
+        );
+        let (req, _, _) = forwarded(&actions);
+        let top = req.headers().get(StdHeader::Via).unwrap().to_string();
+        assert!(top.starts_with(via), "{rr}: {top}");
+    }
 }
 
 #[test]

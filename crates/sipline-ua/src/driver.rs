@@ -151,11 +151,12 @@ fn name_key(uri: &sipline_message::uri::SipUri) -> String {
 }
 
 impl Routes {
+    /// The transport to reach `uri` (a numeric host) on: its `transport`
+    /// parameter read with the scheme (`sips:` with `tcp` is TLS, with `ws`
+    /// WSS: RFC 3261 §26.2.2, RFC 7118 §5.2, §5.5), else TLS for SIPS and
+    /// our default for SIP (RFC 3263 §4.1).
     fn transport_of(&self, uri: &sipline_message::uri::SipUri) -> Transport {
-        if let Some(t) = uri.transport().and_then(Transport::parse) {
-            if uri.scheme == Scheme::Sips && t == Transport::Tcp {
-                return Transport::Tls;
-            }
+        if let Some(t) = uri.transport_protocol() {
             return t;
         }
         if uri.scheme == Scheme::Sips {
@@ -788,4 +789,63 @@ async fn resolve(
             .insert(key, (first.transport, first.addr, first.host.clone()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(listeners: &[(Transport, &str)]) -> Routes {
+        Routes {
+            listeners: listeners
+                .iter()
+                .map(|(t, a)| (*t, a.parse().unwrap()))
+                .collect(),
+            default_transport: Transport::Udp,
+            names: HashMap::new(),
+            local_ips: HashMap::new(),
+        }
+    }
+
+    fn hop(r: &mut Routes, uri: &str) -> Hop<Destination> {
+        r.hop(&Uri::parse(uri).unwrap()).unwrap()
+    }
+
+    /// RFC 7118 §5.2, §5.5: `sips:` with `transport=ws` is WSS (port 443
+    /// by default); `transport=wss`, as some write it, is WSS too; `sip:`
+    /// with `ws` is plain WS. RFC 3261 §26.2.2: `sips:` with `tcp` is TLS.
+    #[test]
+    fn transport_of_reads_sips_with_ws_as_wss() {
+        let mut r = routes(&[
+            (Transport::Udp, "127.0.0.1:5060"),
+            (Transport::Tcp, "127.0.0.1:5060"),
+        ]);
+        let h = hop(&mut r, "sips:127.0.0.1:8443;transport=ws;lr");
+        assert_eq!(h.transport, Transport::Wss);
+        assert_eq!(h.destination.transport, Transport::Wss);
+        assert_eq!(h.destination.addr, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(
+            hop(&mut r, "sips:127.0.0.1;transport=ws")
+                .destination
+                .addr
+                .port(),
+            443
+        );
+        assert_eq!(
+            hop(&mut r, "sips:127.0.0.1:8443;transport=wss").transport,
+            Transport::Wss
+        );
+        assert_eq!(
+            hop(&mut r, "sip:127.0.0.1:8443;transport=wss").transport,
+            Transport::Wss
+        );
+        let ws = hop(&mut r, "sip:127.0.0.1:8080;transport=ws");
+        assert_eq!(ws.transport, Transport::Ws);
+        assert_eq!(
+            hop(&mut r, "sips:127.0.0.1;transport=tcp").transport,
+            Transport::Tls
+        );
+        assert_eq!(hop(&mut r, "sips:127.0.0.1").transport, Transport::Tls);
+        assert_eq!(hop(&mut r, "sip:127.0.0.1").transport, Transport::Udp);
+    }
 }

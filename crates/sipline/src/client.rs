@@ -174,12 +174,18 @@ fn build_request(uri: &Uri, method: &Method, transport: Transport, local: Socket
         _ => format!("{}:{}", local.ip(), local.port()),
     };
     let tag = random_token(8);
-    let contact = SipUri::new(sipline_message::uri::Scheme::Sip, host)
+    // TLS as `sips:` (RFC 3261 §26.2.2), WSS as `sips:` with
+    // `transport=ws` (RFC 7118 §5.2, §5.5), as the user agent writes them.
+    let scheme = if transport.is_secure() {
+        sipline_message::uri::Scheme::Sips
+    } else {
+        sipline_message::uri::Scheme::Sip
+    };
+    let mut contact = SipUri::new(scheme, host)
         .with_user("sipline")
         .with_port(local.port());
-    let mut contact = contact;
-    if transport != Transport::Udp {
-        contact.set_param("transport", Some(&transport.as_str().to_ascii_lowercase()));
+    if !matches!(transport, Transport::Udp | Transport::Tls) {
+        contact.set_param("transport", Some(transport.uri_param()));
     }
     let b = RequestBuilder::new(method.clone(), uri.clone())
         .header(

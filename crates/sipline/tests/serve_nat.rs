@@ -3,7 +3,9 @@
 //! outgoing traffic. `sipline serve` routes the call back over the
 //! registered flow (the NAT's public address), which only works while the
 //! binding lives: with `--keepalive 0.3` it does, three seconds later;
-//! without keep-alives the INVITE is lost in the expired binding.
+//! without keep-alives the INVITE is lost in the expired binding. And a
+//! caller with `--outbound` gets a flow token in serve's Record-Route
+//! (its Contact's `ob`, RFC 5626 §4.3, §5.3.2).
 
 mod support;
 
@@ -159,4 +161,100 @@ fn without_keepalives_the_binding_expires_and_the_call_is_lost() {
     // Three seconds idle: the NAT forgot bob; serve's INVITE to the flow
     // is lost and the caller gives up.
     assert!(!call_behind_nat("expired", None, Duration::from_secs(3)));
+}
+
+/// RFC 5626 §4.3: alice calls with `--outbound` (never registered), so her
+/// INVITE's Contact has `ob`, and serve (§5.3.2: "the edge proxy can use
+/// the presence of the "ob" URI parameter in the UAC's Contact URI")
+/// Record-Routes the value facing her with a flow token (`ft-...`): the
+/// 200 she gets back carries it, and bob's BYE reaches her through it.
+/// Called again without `--outbound`: no `ob`, no flow token. (No NAT
+/// here: alice's Contact and her flow are the same address on loopback;
+/// a preloaded Route naming the NAT would not name serve.)
+#[test]
+fn outbound_caller_gets_a_flow_token_record_route() {
+    let serve = serve("ob-caller");
+    let proxy = format!("sip:127.0.0.1:{}", serve.port());
+    let mut child = bin()
+        .args([
+            "answer",
+            "--register",
+            "sip:example.test",
+            "--proxy",
+            &proxy,
+            "--from",
+            "sip:bob@example.test",
+            "--count",
+            "2",
+            "--duration",
+            "0.3",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let _bob = Child::new("sipline answer", child);
+    let mut lines = BufReader::new(out).lines();
+    let registered = (0..3).any(|_| {
+        lines
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|l| l.starts_with("registered"))
+    });
+    assert!(registered, "bob registered");
+    for outbound in [true, false] {
+        let mut args = vec![
+            "call",
+            "sip:bob@example.test",
+            "--proxy",
+            &proxy,
+            "--from",
+            "sip:alice@example.test",
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "5",
+            "--json",
+            "--trace",
+        ];
+        if outbound {
+            args.push("--outbound");
+        }
+        let out = bin().args(&args).output().unwrap();
+        let trace = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{trace}");
+        let events = support::json_lines(&out.stdout);
+        assert_eq!(
+            support::find_event(&events, "ended").unwrap()["reason"],
+            "RemoteBye",
+            "{events:?}"
+        );
+        let contact = message_rows(&trace, " --> UDP ", "INVITE sip:", "Contact:");
+        assert_eq!(contact.len(), 1, "{trace}");
+        assert_eq!(contact[0].contains(";ob>"), outbound, "{trace}");
+        let rr = message_rows(&trace, " <-- UDP ", "SIP/2.0 200 OK", "Record-Route:");
+        assert!(!rr.is_empty(), "{trace}");
+        assert_eq!(
+            rr.iter().any(|r| r.contains("<sip:ft-")),
+            outbound,
+            "outbound: {outbound}, Record-Route: {rr:?}"
+        );
+    }
+}
+
+/// The header rows named `header` of the first message of the `--trace`
+/// ladder on a line with `arrow` (e.g. " --> UDP ") and `first` (its
+/// first line), trimmed.
+fn message_rows<'a>(trace: &'a str, arrow: &str, first: &str, header: &str) -> Vec<&'a str> {
+    trace
+        .lines()
+        .skip_while(|l| !(l.contains(arrow) && l.contains(first)))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(str::trim)
+        .filter(|l| l.starts_with(header))
+        .collect()
 }

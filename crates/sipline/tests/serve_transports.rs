@@ -368,14 +368,25 @@ Call-ID: tcpcall-1\r\nCSeq: {cseq} {method}\r\nContact: <sip:alice@{a}>\r\nConte
 /// URI naming the transport), bob answers on UDP; the call has RTP both
 /// ways and ends with alice's BYE. Inside the dialog alice follows the
 /// route set, whose first value names serve's listener for her transport
-/// (RFC 5658 double Record-Route), so her BYE goes over it too.
+/// (RFC 5658 double Record-Route), so her BYE goes over it too. WSS is
+/// named as RFC 7118 §5.2, §5.5 has it, a SIPS URI with `transport=ws`
+/// (which serve also writes in its Record-Route), and as some write it,
+/// `transport=wss`.
 #[test]
 fn user_agent_calls_over_tls_ws_and_wss() {
     let (server, ca) = start("ua");
     let ca = ca.to_str().unwrap();
     let udp = server.addr("udp");
-    for transport in ["tls", "ws", "wss"] {
-        let bob = format!("sip:bob-{transport}@{udp}");
+    for (n, (transport, scheme, param)) in [
+        ("tls", "sip", "tls"),
+        ("ws", "sip", "ws"),
+        ("wss", "sips", "ws"),
+        ("wss", "sip", "wss"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bob = format!("sip:bob-{n}@{udp}");
         let mut answer = support::Child::spawn(
             "sipline answer",
             bin()
@@ -393,7 +404,7 @@ fn user_agent_calls_over_tls_ws_and_wss() {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null()),
         );
-        let proxy = format!("sip:{};transport={transport}", server.addr(transport));
+        let proxy = format!("{scheme}:{};transport={param}", server.addr(transport));
         // The registration is the first thing answer does: retry briefly.
         let until = Instant::now() + Duration::from_secs(10);
         let out = loop {
@@ -417,23 +428,23 @@ fn user_agent_calls_over_tls_ws_and_wss() {
             }
             std::thread::sleep(Duration::from_millis(300));
         };
-        assert!(out.status.success(), "{transport}: {}", text(&out.stderr));
+        assert!(out.status.success(), "{proxy}: {}", text(&out.stderr));
         let trace = text(&out.stderr);
         let upper = transport.to_ascii_uppercase();
         assert!(
             trace.contains(&format!("--> {upper} ")) && trace.contains("INVITE sip:bob"),
-            "{transport}: the INVITE went over {upper}:\n{trace}\n{}",
+            "{proxy}: the INVITE went over {upper}:\n{trace}\n{}",
             text(&out.stdout)
         );
         assert!(
             sent_over(&trace, &upper, "BYE "),
-            "{transport}: the BYE went over {upper} (the route set names that listener):\n{trace}"
+            "{proxy}: the BYE went over {upper} (the route set names that listener):\n{trace}"
         );
         let events = support::json_lines(&out.stdout);
         let media = support::find_event(&events, "media").expect("media stats");
         assert!(
             media["packets_received"].as_u64().unwrap() >= 10,
-            "{transport}: {media}"
+            "{proxy}: {media}"
         );
         assert_eq!(
             support::find_event(&events, "ended").unwrap()["reason"],
@@ -441,7 +452,7 @@ fn user_agent_calls_over_tls_ws_and_wss() {
         );
         assert!(
             answer.wait(Duration::from_secs(10)).success(),
-            "{transport}: bob got the BYE and exits after his call"
+            "{proxy}: bob got the BYE and exits after his call"
         );
     }
 }

@@ -222,7 +222,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             from_tag: tag,
         } = self.initial_request(Method::Subscribe, target)?;
         let b = b
-            .header(StdHeader::Contact, self.contact(&hop))
+            .header(StdHeader::Contact, self.dialog_forming_contact(&hop))
             .header(StdHeader::Event, event.to_string())
             .header(StdHeader::Accept, accept.to_string())
             .header(StdHeader::Expires, expires.to_string())

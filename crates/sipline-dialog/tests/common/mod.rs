@@ -35,12 +35,18 @@ pub fn config(user: &str, n: u16, seed: u64) -> Config {
 }
 
 pub fn endpoint(config: Config, n: u16) -> Endpoint<u16> {
+    endpoint_over(config, n, Transport::Udp)
+}
+
+/// An endpoint at host `n` whose every hop is over `transport` (the
+/// simulated network carries it all the same).
+pub fn endpoint_over(config: Config, n: u16, transport: Transport) -> Endpoint<u16> {
     Endpoint::new(
         config,
         Box::new(move |u: &Uri| {
             host_of(u).map(|h| Hop {
                 destination: h,
-                transport: Transport::Udp,
+                transport,
                 local: addr(n),
             })
         }),
@@ -115,6 +121,22 @@ impl World {
         let mut c = config(user, n, n as u64 * 7919);
         tweak(&mut c);
         self.parties.push((n, Party::Ua(Box::new(endpoint(c, n)))));
+        self.events.push(Vec::new());
+        self.parties.len() - 1
+    }
+
+    /// [`World::ua`] with every hop over `transport`.
+    pub fn ua_over(
+        &mut self,
+        user: &str,
+        n: u16,
+        transport: Transport,
+        tweak: impl FnOnce(&mut Config),
+    ) -> usize {
+        let mut c = config(user, n, n as u64 * 7919);
+        tweak(&mut c);
+        self.parties
+            .push((n, Party::Ua(Box::new(endpoint_over(c, n, transport)))));
         self.events.push(Vec::new());
         self.parties.len() - 1
     }

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use super::escape::{self, HEADER_CHARS, PARAM_CHARS, PASSWORD_CHARS, RESERVED, USER_CHARS};
 use super::host::parse_host;
 use super::{split_scheme, Host, Scheme, UriError, UriErrorKind, UriParam};
+use crate::Transport;
 
 /// A `sip:` or `sips:` URI (RFC 3261 §19.1.1):
 /// `sip:user:password@host:port;uri-parameters?headers`.
@@ -542,6 +543,22 @@ impl SipUri {
     /// The `transport` parameter value, as written.
     pub fn transport(&self) -> Option<&str> {
         self.param_value("transport")
+    }
+
+    /// The transport the `transport` parameter names, read with the scheme:
+    /// in a SIPS URI `tcp` is TLS over TCP (RFC 3261 §26.2.2) and `ws` is
+    /// secure WebSocket (RFC 7118 §5.2 defines "ws" as the only WebSocket
+    /// value; §5.5: a "sips" URI with "ws" is secure WebSocket, default port
+    /// 443). `tls` and `wss`, which some write, are TLS and WSS with either
+    /// scheme. `None` without the parameter or with an unknown value; which
+    /// transport that means is up to the caller (RFC 3263 §4.1).
+    pub fn transport_protocol(&self) -> Option<Transport> {
+        let t = Transport::parse(self.transport()?)?;
+        Some(match (t, self.scheme) {
+            (Transport::Tcp, Scheme::Sips) => Transport::Tls,
+            (Transport::Ws, Scheme::Sips) => Transport::Wss,
+            (t, _) => t,
+        })
     }
 
     /// Whether the `lr` parameter is present (RFC 3261 §19.1.1).

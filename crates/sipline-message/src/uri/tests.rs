@@ -1217,3 +1217,22 @@ mod prop {
         }
     }
 }
+
+/// RFC 7118 §5.2, §5.5 and RFC 3261 §26.2.2: the transport a URI names is
+/// read with its scheme; `wss` and `tls` as some write them.
+#[test]
+fn transport_protocol_reads_the_scheme() {
+    use crate::Transport::*;
+    let t = |s: &str| sip(s).transport_protocol();
+    assert_eq!(t("sips:a@192.0.2.1:443;transport=ws"), Some(Wss));
+    assert_eq!(t("sips:a@192.0.2.1:443;transport=WS"), Some(Wss));
+    assert_eq!(t("sip:a@192.0.2.1:80;transport=ws"), Some(Ws));
+    assert_eq!(t("sips:a@192.0.2.1;transport=wss"), Some(Wss));
+    assert_eq!(t("sip:a@192.0.2.1;transport=wss"), Some(Wss));
+    assert_eq!(t("sips:a@192.0.2.1;transport=tcp"), Some(Tls));
+    assert_eq!(t("sip:a@192.0.2.1;transport=tls"), Some(Tls));
+    assert_eq!(t("sip:a@192.0.2.1;transport=tcp"), Some(Tcp));
+    assert_eq!(t("sip:a@192.0.2.1;transport=udp"), Some(Udp));
+    assert_eq!(t("sips:a@192.0.2.1"), None);
+    assert_eq!(t("sip:a@192.0.2.1;transport=quic"), None);
+}

@@ -737,7 +737,7 @@ impl Server {
         if let Some(dest) = self.flow_destination(flow) {
             return self.send_branch(context, branch, request, dest);
         }
-        match self.direct_destination(next_hop) {
+        match direct_destination(next_hop) {
             Some(dest) => self.send_branch(context, branch, request, dest),
             None => {
                 let Some(sip) = next_hop.as_sip().cloned() else {
@@ -817,29 +817,12 @@ impl Server {
         Some(d)
     }
 
-    /// A next hop with a numeric host needs no DNS (RFC 3263 §4.2).
-    fn direct_destination(&self, uri: &Uri) -> Option<Destination> {
-        let sip = uri.as_sip()?;
-        let ip = match &sip.host {
-            Host::Ipv4(a) => IpAddr::V4(*a),
-            Host::Ipv6(a) => IpAddr::V6(*a),
-            Host::Domain(_) => return None,
-        };
-        let transport = match sip.transport().and_then(Transport::parse) {
-            Some(t) => t,
-            None if sip.scheme == Scheme::Sips => Transport::Tls,
-            None => Transport::Udp,
-        };
-        let port = sip.port.unwrap_or(transport.default_port());
-        Some(Destination::new(transport, SocketAddr::new(ip, port)))
-    }
-
     /// Sends a message without a transaction (§16.11): an ACK for a 2xx.
     /// Our Via names the transport it goes over, as for a branch (§18.1.1).
     fn send_stateless(&mut self, mut message: Message, next_hop: &Uri, flow: Option<&str>) {
         let dest = self
             .flow_destination(flow)
-            .or_else(|| self.direct_destination(next_hop));
+            .or_else(|| direct_destination(next_hop));
         let layer = self.layer.clone();
         match dest {
             Some(d) => {
@@ -1558,19 +1541,7 @@ fn proxy_config(
         .or_else(|| listeners.first())
         .copied()
         .unwrap_or((Transport::Udp, SocketAddr::from(([127, 0, 0, 1], 5060))));
-    let host = match rr_addr.ip() {
-        IpAddr::V4(a) => Host::Ipv4(a),
-        IpAddr::V6(a) => Host::Ipv6(a),
-    };
-    let mut rr = SipUri::new(Scheme::Sip, host)
-        .with_port(rr_addr.port())
-        .with_param("lr", None);
-    if rr_transport != Transport::Udp {
-        rr.set_param(
-            "transport",
-            Some(&rr_transport.as_str().to_ascii_lowercase()),
-        );
-    }
+    let rr = listener_uri(rr_transport, rr_addr).with_param("lr", None);
     let mut pc = ProxyConfig::new(rr);
     // RFC 5658: Record-Route names the listener of each side of a request.
     pc.listeners = listeners
@@ -1614,11 +1585,32 @@ fn proxy_config(
     pc
 }
 
+/// Where a next hop with a numeric host goes, without DNS (RFC 3263 §4.1,
+/// §4.2): the transport its `transport` parameter names, read with the
+/// scheme (a SIPS URI with `tcp` is TLS, with `ws` WSS: RFC 3261 §26.2.2,
+/// RFC 7118 §5.2, §5.5; `wss` as some write it is WSS too), else TLS for
+/// SIPS and UDP for SIP; the port given, else the transport's default (443
+/// for WSS). `None` for a host name.
+fn direct_destination(uri: &Uri) -> Option<Destination> {
+    let sip = uri.as_sip()?;
+    let ip = match &sip.host {
+        Host::Ipv4(a) => IpAddr::V4(*a),
+        Host::Ipv6(a) => IpAddr::V6(*a),
+        Host::Domain(_) => return None,
+    };
+    let transport = match sip.transport_protocol() {
+        Some(t) => t,
+        None if sip.scheme == Scheme::Sips => Transport::Tls,
+        None => Transport::Udp,
+    };
+    let port = sip.port.unwrap_or(transport.default_port());
+    Some(Destination::new(transport, SocketAddr::new(ip, port)))
+}
+
 /// Our URI on a listener, for Record-Route (RFC 5658 §6.2): UDP plain,
 /// TCP and WS with their `transport` parameter, TLS as a SIPS URI (never
-/// `transport=tls`), WSS as a SIPS URI with `transport=wss` (what sipline's
-/// user agent writes in its own Contact and reads back as WSS; RFC 7118
-/// §5.2 would write `transport=ws` with the SIPS scheme).
+/// `transport=tls`), WSS as a SIPS URI with `transport=ws` (RFC 7118 §5.2
+/// defines no "wss"; §5.5: SIPS with "ws" is secure WebSocket).
 fn listener_uri(transport: Transport, addr: SocketAddr) -> SipUri {
     let host = match addr.ip() {
         IpAddr::V4(a) => Host::Ipv4(a),
@@ -1631,7 +1623,7 @@ fn listener_uri(transport: Transport, addr: SocketAddr) -> SipUri {
     };
     let mut uri = SipUri::new(scheme, host).with_port(addr.port());
     if !matches!(transport, Transport::Udp | Transport::Tls) {
-        uri.set_param("transport", Some(&transport.as_str().to_ascii_lowercase()));
+        uri.set_param("transport", Some(transport.uri_param()));
     }
     uri
 }
@@ -1795,4 +1787,89 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A To tag: 64 random bits (RFC 3261 §19.3).
 fn tag() -> String {
     crate::client::random_token(8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7118 §5.2, §5.5: our WSS listener is `sips:` with
+    /// `transport=ws`, never `transport=wss`; WS `sip:` with it; TLS
+    /// `sips:` alone (RFC 5658 §6.2, RFC 3261 §26.2.2).
+    #[test]
+    fn listener_uris() {
+        let a: SocketAddr = "192.0.2.1:8443".parse().unwrap();
+        let uri = |t| listener_uri(t, a).to_string();
+        assert_eq!(uri(Transport::Wss), "sips:192.0.2.1:8443;transport=ws");
+        assert_eq!(uri(Transport::Ws), "sip:192.0.2.1:8443;transport=ws");
+        assert_eq!(uri(Transport::Tls), "sips:192.0.2.1:8443");
+        assert_eq!(uri(Transport::Tcp), "sip:192.0.2.1:8443;transport=tcp");
+        assert_eq!(uri(Transport::Udp), "sip:192.0.2.1:8443");
+    }
+
+    /// The proxy core's own Record-Route URI (and Via, when no listener
+    /// takes over) is the UDP listener's, else the first listener's,
+    /// written as [`listener_uri`] writes it: a server on WSS alone is
+    /// `sips:...;transport=ws`.
+    #[test]
+    fn proxy_record_route_uri_is_a_listener_uri() {
+        let cfg = Config::load(None, &super::super::config::Overrides::default()).unwrap();
+        let rr = |listeners: &[(Transport, &str)]| {
+            let l: Vec<(Transport, SocketAddr)> = listeners
+                .iter()
+                .map(|(t, a)| (*t, a.parse().unwrap()))
+                .collect();
+            proxy_config(&cfg, &l, [0; 32]).record_route_uri.to_string()
+        };
+        assert_eq!(
+            rr(&[(Transport::Wss, "192.0.2.1:8443")]),
+            "sips:192.0.2.1:8443;transport=ws;lr"
+        );
+        assert_eq!(
+            rr(&[(Transport::Tls, "192.0.2.1:5061")]),
+            "sips:192.0.2.1:5061;lr"
+        );
+        assert_eq!(
+            rr(&[
+                (Transport::Wss, "192.0.2.1:8443"),
+                (Transport::Udp, "192.0.2.1:5060")
+            ]),
+            "sip:192.0.2.1:5060;lr"
+        );
+    }
+
+    /// A SIPS URI with `transport=ws` is WSS (port 443 by default), as is
+    /// one with `transport=wss` as some write it; SIP with `ws` plain WS;
+    /// SIPS with `tcp` or nothing TLS; a host name needs DNS.
+    #[test]
+    fn direct_destinations() {
+        let d = |s: &str| {
+            direct_destination(&Uri::parse(s).unwrap()).map(|d| (d.transport, d.addr.to_string()))
+        };
+        let wss = Some((Transport::Wss, "192.0.2.1:8443".to_string()));
+        assert_eq!(d("sips:192.0.2.1:8443;transport=ws;lr"), wss);
+        assert_eq!(d("sips:192.0.2.1:8443;transport=wss;lr"), wss);
+        assert_eq!(d("sip:192.0.2.1:8443;transport=wss"), wss);
+        assert_eq!(
+            d("sips:bob@192.0.2.1;transport=ws"),
+            Some((Transport::Wss, "192.0.2.1:443".to_string()))
+        );
+        assert_eq!(
+            d("sip:192.0.2.1:8080;transport=ws"),
+            Some((Transport::Ws, "192.0.2.1:8080".to_string()))
+        );
+        assert_eq!(
+            d("sips:192.0.2.1;transport=tcp"),
+            Some((Transport::Tls, "192.0.2.1:5061".to_string()))
+        );
+        assert_eq!(
+            d("sips:192.0.2.1"),
+            Some((Transport::Tls, "192.0.2.1:5061".to_string()))
+        );
+        assert_eq!(
+            d("sip:192.0.2.1"),
+            Some((Transport::Udp, "192.0.2.1:5060".to_string()))
+        );
+        assert_eq!(d("sips:proxy.example.com;transport=ws"), None);
+    }
 }
