@@ -140,6 +140,16 @@ pub(crate) fn sip_uri_transport(s: &SipUri) -> Transport {
     }
 }
 
+/// Our secure listener standing in for `transport`: WSS for WS (then TLS),
+/// TLS for the others; `None` if we have none.
+fn secure_listener_for(cfg: &ProxyConfig, transport: Transport) -> Option<Transport> {
+    let has = |t: Transport| cfg.listeners.iter().any(|(x, _)| *x == t);
+    [Transport::Wss, Transport::Tls]
+        .into_iter()
+        .filter(|t| transport == Transport::Ws || *t == Transport::Tls)
+        .find(|t| has(*t))
+}
+
 /// One Record-Route URI: the listener for `transport` with `lr`, the flow
 /// token if any, SIPS if `sips`; `double`: with a `transport` parameter
 /// (RFC 5658 §6.2), `transport=udp` included (TLS is the `sips` scheme:
@@ -211,6 +221,15 @@ pub(crate) fn record_route_values(
         (i.transport, token)
     });
     let value = |t: Transport, token: Option<String>, sips: bool, double: bool| {
+        // §16.6 step 4 wants a SIPS URI here; a SIPS URI is reached over
+        // TLS (§26.2.2; WSS for WebSocket, RFC 7118 §5.5): name our secure
+        // listener rather than a plain one with its scheme changed (which
+        // would send the dialog's requests with TLS to a port without it).
+        let t = if sips && !t.is_secure() {
+            secure_listener_for(cfg, t).unwrap_or(t)
+        } else {
+            t
+        };
         let listener_sips = cfg.listener_uri(t).scheme == Scheme::Sips;
         record_route_uri(cfg, t, token, sips || listener_sips, double)
     };

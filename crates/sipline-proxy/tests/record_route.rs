@@ -198,6 +198,51 @@ fn rfc5658_tls_is_named_by_sips_never_transport_tls() {
     );
 }
 
+/// RFC 3261 §16.6 step 4: a SIPS Request-URI makes the Record-Route URI
+/// SIPS, and a SIPS URI is reached over TLS: when the request itself leaves
+/// over plain TCP or WS (as the next hop's URI says), the value names our
+/// TLS (for WS: WSS) listener, not the plain one with `sips:`.
+#[test]
+fn sips_request_uri_records_a_secure_listener() {
+    for (route, facing) in [
+        (
+            "<sip:198.51.100.9:5060;transport=tcp;lr>",
+            "<sips:192.0.2.1:5061;lr>",
+        ),
+        (
+            "<sip:198.51.100.9:80;transport=ws;lr>",
+            "<sips:192.0.2.1:8443;transport=ws;lr>",
+        ),
+    ] {
+        let text = String::from_utf8(invite().to_bytes().to_vec())
+            .unwrap()
+            .replacen(
+                "INVITE sip:bob@example.com",
+                "INVITE sips:carol@example.net",
+                1,
+            )
+            .replacen(
+                "Max-Forwards: 70\r\n",
+                &format!("Max-Forwards: 70\r\nRoute: {route}\r\n"),
+                1,
+            );
+        let actions = proxy().on_request_from(
+            Instant::now(),
+            TX,
+            Message::parse(text.into_bytes()).unwrap(),
+            &bob_at(Target::new(Uri::parse("sip:unused@198.51.100.7").unwrap())),
+            &Inbound::new(Transport::Udp),
+        );
+        let rr = record_routes(&forwarded(&actions).0);
+        assert_eq!(rr[0], facing, "{route}: {rr:?}");
+        assert!(
+            !rr.iter()
+                .any(|v| v.contains(":5060;transport=tcp") && v.starts_with("<sips:")),
+            "{rr:?}"
+        );
+    }
+}
+
 /// RFC 7118 §5.2, §5.5: a SIPS next hop with `transport=ws` is WSS, so the
 /// value facing it names our WSS listener, written `sips:...;transport=ws`
 /// (no "wss"); a SIP one with `transport=ws` plain WS. `transport=wss`, as
