@@ -1144,7 +1144,8 @@ impl Server {
             return false;
         };
         let aor = sipline_registrar::canonical_aor(&from.uri);
-        self.bindings.get(&aor).is_some_and(|list| {
+        // read in place: no copy of the caller's bindings per INVITE
+        self.bindings.with(&aor, |list| {
             list.iter().any(|b| {
                 b.reg_id.is_some()
                     && b.source
