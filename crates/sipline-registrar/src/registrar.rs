@@ -502,7 +502,7 @@ impl Registrar {
         for b in &bindings {
             h.push(StdHeader::Contact, b.contact_value(now));
         }
-        h.push(StdHeader::Date, http_date(now));
+        h.push(StdHeader::Date, date_value(now));
         if let Some(path) = path {
             for p in path {
                 h.push(StdHeader::Path, p.to_string());
@@ -534,4 +534,37 @@ pub(crate) fn derive_tag(msg: &Message) -> String {
     msg.cseq().ok().map(|c| c.seq).hash(&mut h);
     msg.from_tag().hash(&mut h);
     format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+/// The Date header value for `now` (Unix seconds): [`http_date`], made once
+/// per second per thread (a registrar answers thousands of REGISTERs a
+/// second, all with the same Date).
+fn date_value(now: u64) -> sipline_message::ByteString {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(u64, sipline_message::ByteString)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((t, v)) if *t == now => v.clone(),
+            _ => {
+                let v = sipline_message::ByteString::from(http_date(now));
+                *last = Some((now, v.clone()));
+                v
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::{date_value, http_date};
+
+    #[test]
+    fn date_value_is_http_date_for_each_second() {
+        for t in [1_289_690_940, 1_289_690_940, 1_289_690_941, 1_289_690_940] {
+            assert_eq!(&*date_value(t), http_date(t).as_str());
+        }
+    }
 }

@@ -1708,16 +1708,20 @@ struct Arrival {
 
 impl Arrival {
     fn source(self) -> Source {
+        // each address formatted once (this runs for every REGISTER)
+        let remote = self.remote.to_string();
+        let local = self.local.to_string();
+        // The flow (RFC 5626 §6): a connection id, or for UDP the remote
+        // and local address pair, which is all a UDP flow is.
+        let connection = match self.connection {
+            Some(c) => c.0.to_string(),
+            None => format!("udp:{remote}@{local}"),
+        };
         Source {
             transport: self.transport.as_str().to_string(),
-            remote: self.remote.to_string(),
-            local: Some(self.local.to_string()),
-            // The flow (RFC 5626 §6): a connection id, or for UDP the
-            // remote and local address pair, which is all a UDP flow is.
-            connection: match self.connection {
-                Some(c) => Some(c.0.to_string()),
-                None => Some(format!("udp:{}@{}", self.remote, self.local)),
-            },
+            remote,
+            local: Some(local),
+            connection: Some(connection),
         }
     }
 }
