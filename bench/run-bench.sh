@@ -41,6 +41,9 @@ options:
   --auth             digest auth on (kamailio: -A WITH_AUTH; sipline: see
                      SIPLINE_ARGS). Off by default, as the reference numbers
   --children N       Kamailio UDP workers (default 4)
+  --pin              server on CPU 0 only, every SIPp on the other CPUs
+                     (taskset): each server gets one whole core, and SIPp
+                     never competes with it (needs 2+ CPUs)
   --kam-mem MB       Kamailio shared memory (default 512; with 256 its
                      transactions ran out of memory above ~1,600 calls/s)
   --sipline-bin P    sipline binary (default target/release/sipline)
@@ -68,6 +71,7 @@ REG_RATES=""
 CALL_RATES=""
 REFINE=3
 AUTH=0
+PIN=0
 CHILDREN=4
 KAM_MEM=512
 SIPLINE_BIN="$ROOT/target/release/sipline"
@@ -90,6 +94,7 @@ while [ $# -gt 0 ]; do
         --call-rates) CALL_RATES=$2; shift ;;
         --refine) REFINE=$2; shift ;;
         --auth) AUTH=1 ;;
+        --pin) PIN=1 ;;
         --children) CHILDREN=$2; shift ;;
         --kam-mem) KAM_MEM=$2; shift ;;
         --sipline-bin) SIPLINE_BIN=$2; shift ;;
@@ -164,6 +169,19 @@ forget_pid() {   # drop a PID we stopped ourselves from PIDS
     for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     PIDS=("${keep[@]}")
 }
+
+# --pin: the server on CPU 0, SIPp on the others (taskset is exec'd, so
+# the PIDs are the programs' own).
+SERVER_PIN=()
+SIPP_PIN=()
+if [ "$PIN" = 1 ]; then
+    if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
+        echo "--pin needs 2 or more CPUs and taskset (util-linux)" >&2
+        exit 2
+    fi
+    SERVER_PIN=(taskset -c 0)
+    SIPP_PIN=(taskset -c "1-$(( $(nproc) - 1 ))")
+fi
 
 # ---------------------------------------------------------------- helpers
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
@@ -301,7 +319,7 @@ SIPP_COMMON=(-i "$HOST" -nostdin -key domain "$DOMAIN" -buff_size 4194304 -max_r
 run_sipp() {
     local tag=$1 bound=$2; shift 2
     rm -f "$OUT/$tag.csv" "$OUT/$tag.cpu"
-    local cmd=(sipp "${SIPP_COMMON[@]}" -timeout "${bound}s"
+    local cmd=("${SIPP_PIN[@]}" sipp "${SIPP_COMMON[@]}" -timeout "${bound}s"
                -trace_stat -stf "$OUT/$tag.csv" -fd 200ms "$@")
     { printf '%q ' "${cmd[@]}"; echo; } | sed "s#$OUT/#\$OUT/#g; s#$SIPP_DIR/#bench/sipp/#g; s/ \$//" > "$OUT/$tag.cmd"
     /usr/bin/time -f '%U %S' -o "$OUT/$tag.cpu" \
@@ -318,7 +336,7 @@ start_kamailio() {
     command -v kamailio >/dev/null || { echo "kamailio not found: apt-get install -y kamailio"; return 1; }
     local rundir="$OUT/kamailio-run"
     mkdir -p "$rundir"
-    local cmd=(kamailio -f "$KAM_CFG" -l "udp:$HOST:$SERVER_PORT" -n "$CHILDREN"
+    local cmd=("${SERVER_PIN[@]}" kamailio -f "$KAM_CFG" -l "udp:$HOST:$SERVER_PORT" -n "$CHILDREN"
                -m "$KAM_MEM" -M 16 -DD -E -Y "$rundir")
     [ "$AUTH" = 1 ] && cmd+=(-A WITH_AUTH)
     SERVER_CMD=$(printf '%q ' "${cmd[@]}" | sed "s#$OUT/#\$OUT/#g; s#$HERE/#bench/#g")
@@ -351,7 +369,7 @@ start_sipline() {
     mkdir -p "$data"
     # shellcheck disable=SC2206
     local extra=($SIPLINE_ARGS)
-    local cmd=("$SIPLINE_BIN" serve --listen "udp:$HOST:$SERVER_PORT" --data-dir "$data")
+    local cmd=("${SERVER_PIN[@]}" "$SIPLINE_BIN" serve --listen "udp:$HOST:$SERVER_PORT" --data-dir "$data")
     # The scenarios use the domain 127.0.0.1 (AoRs and Request-URIs without
     # a port): say so if serve has --domain.
     if printf '%s' "$help" | grep -q -- '--domain'; then cmd+=(--domain "$DOMAIN"); fi
@@ -409,7 +427,7 @@ start_uas() {     # register callee_K from UAS_PORT, then start uas.xml there
             echo "registering $(callee_name "$k") failed (sipp exit $rc); see $OUT/uas-register-$k.log"
             return 1
         fi
-        sipp -sf "$SIPP_DIR/uas.xml" -i "$HOST" -p "$port" -nostdin -buff_size 4194304 \
+        "${SIPP_PIN[@]}" sipp -sf "$SIPP_DIR/uas.xml" -i "$HOST" -p "$port" -nostdin -buff_size 4194304 \
             -max_recv_loops 10000 -max_sched_loops 10000 \
             -watchdog_minor_maxtriggers 100000 -watchdog_major_maxtriggers 100 \
             -trace_stat -stf "$OUT/uas-$k.csv" -fd 5 > "$OUT/uas-$k.log" 2>&1 &
@@ -417,8 +435,8 @@ start_uas() {     # register callee_K from UAS_PORT, then start uas.xml there
         PIDS+=("$pid")
         UAS_PIDS+=("$pid")
         UAS_PORTS+=("$port")
-        printf 'sipp -sf bench/sipp/uas.xml -i %s -p %s -nostdin -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 -trace_stat -stf $OUT/uas-%s.csv -fd 5\n' \
-            "$HOST" "$port" "$k" > "$OUT/uas-$k.cmd"
+        printf '%ssipp -sf bench/sipp/uas.xml -i %s -p %s -nostdin -buff_size 4194304 -max_recv_loops 10000 -max_sched_loops 10000 -trace_stat -stf $OUT/uas-%s.csv -fd 5\n' \
+            "${SIPP_PIN[*]:+${SIPP_PIN[*]} }" "$HOST" "$port" "$k" > "$OUT/uas-$k.cmd"
     done
     sleep 0.5
     for pid in "${UAS_PIDS[@]}"; do
@@ -688,7 +706,7 @@ run_target() {
 }
 
 # ---------------------------------------------------------------- main
-log "bench dir $OUT; $(nproc) cores; $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1); users $USERS; -j $JOBS; auth $([ $AUTH = 1 ] && echo on || echo off)"
+log "bench dir $OUT; $(nproc) cores; $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1); users $USERS; -j $JOBS; auth $([ $AUTH = 1 ] && echo on || echo off)$([ $PIN = 1 ] && echo "; pinned: server on CPU 0, SIPp on the others")"
 write_users
 status=0
 for t in "${TARGETS[@]}"; do
@@ -699,7 +717,7 @@ done
 # ---------------------------------------------------------------- report
 {
 echo
-echo "=== results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), -j $JOBS, pause ${PAUSE_MS} ms, auth $([ $AUTH = 1 ] && echo on || echo off)) ==="
+echo "=== results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), -j $JOBS, pause ${PAUSE_MS} ms, auth $([ $AUTH = 1 ] && echo on || echo off)$([ $PIN = 1 ] && echo ", pinned")) ==="
 if [ "$QUICK" = 1 ]; then
     printf '%-9s | %-8s | %-14s | %-14s\n' target check REGISTER calls
     printf '%-9s-+-%-8s-+-%-14s-+-%-14s\n' --------- -------- -------------- --------------
