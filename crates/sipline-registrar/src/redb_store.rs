@@ -105,6 +105,28 @@ enum Job {
         now: u64,
         reply: mpsc::Sender<Result<usize, StoreError>>,
     },
+    /// The AOR's whole value, encoded by the caller (empty: no bindings).
+    Replace {
+        aor: String,
+        value: Vec<u8>,
+        then: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
+    },
+}
+
+/// One AOR's whole list of bindings as the store keeps it, for
+/// [`RedbStore::submit_replace_then`]; made on the caller's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBindings(Vec<u8>);
+
+impl EncodedBindings {
+    /// Encodes `bindings` (none: the AOR is removed).
+    pub fn new(bindings: &[Binding]) -> Self {
+        if bindings.is_empty() {
+            Self(Vec::new())
+        } else {
+            Self(encode_bindings(bindings))
+        }
+    }
 }
 
 /// An apply sent to the writer thread, not yet known to be committed.
@@ -231,6 +253,35 @@ impl RedbStore {
         }
     }
 
+    /// Replaces the AOR's bindings with `bindings` (encoded by the caller,
+    /// [`EncodedBindings::new`]), durably, and calls `then` on the writer
+    /// thread right after the commit (or with the error), like
+    /// [`RedbStore::submit_then`]. The writer neither reads nor decodes the
+    /// old bindings: this is for a caller that holds every AOR's current
+    /// bindings itself and writes each AOR from one place at a time (a
+    /// registrar that keeps them in memory and writes them through), so
+    /// that the one writer thread does only the B-tree update and the
+    /// commit. An empty list removes the AOR.
+    pub fn submit_replace_then(
+        &self,
+        aor: &str,
+        bindings: EncodedBindings,
+        then: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) {
+        let job = Job::Replace {
+            aor: aor.to_owned(),
+            value: bindings.0,
+            then: Box::new(then),
+        };
+        let refused = match &self.jobs {
+            Some(jobs) => jobs.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        if let Some(Job::Replace { then, .. }) = refused {
+            then(Err(StoreError::Closed));
+        }
+    }
+
     /// Commits and applies acknowledged so far.
     pub fn stats(&self) -> CommitStats {
         CommitStats {
@@ -333,6 +384,7 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Job>, mode: CommitMode, counte
 enum Outcome {
     Applied(Result<Vec<Binding>, StoreError>),
     Purged(usize),
+    Replaced,
 }
 
 /// Runs a batch in one durable write transaction; replies after the commit.
@@ -368,6 +420,16 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
                                 .map_err(backend)?;
                         }
                         outcomes.push(Outcome::Applied(Ok(list)));
+                    }
+                    Job::Replace { aor, value, .. } => {
+                        if value.is_empty() {
+                            table.remove(aor.as_str()).map_err(backend)?;
+                        } else {
+                            table
+                                .insert(aor.as_str(), value.as_slice())
+                                .map_err(backend)?;
+                        }
+                        outcomes.push(Outcome::Replaced);
                     }
                     Job::Purge { now, .. } => {
                         let mut edits: Vec<(String, Vec<Binding>)> = Vec::new();
@@ -412,7 +474,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
             counters.commits.fetch_add(1, Ordering::Relaxed);
             let applied = outcomes
                 .iter()
-                .filter(|o| matches!(o, Outcome::Applied(Ok(_))))
+                .filter(|o| matches!(o, Outcome::Applied(Ok(_)) | Outcome::Replaced))
                 .count();
             counters
                 .applies
@@ -420,6 +482,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
             for (job, outcome) in batch.into_iter().zip(outcomes) {
                 match (job, outcome) {
                     (Job::Apply { reply, .. }, Outcome::Applied(r)) => reply.send(r),
+                    (Job::Replace { then, .. }, Outcome::Replaced) => then(Ok(())),
                     (Job::Purge { reply, .. }, Outcome::Purged(n)) => {
                         let _ = reply.send(Ok(n));
                     }
@@ -438,6 +501,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
                     Job::Purge { reply, .. } => {
                         let _ = reply.send(Err(StoreError::Backend(msg.clone())));
                     }
+                    Job::Replace { then, .. } => then(Err(StoreError::Backend(msg.clone()))),
                 }
             }
         }

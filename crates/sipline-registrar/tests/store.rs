@@ -2,7 +2,8 @@
 //! group commit under concurrency.
 
 use sipline_registrar::{
-    Binding, BindingKey, Change, CommitMode, ContactParam, LocationStore, MemoryStore, RedbStore,
+    Binding, BindingKey, Change, CommitMode, ContactParam, EncodedBindings, LocationStore,
+    MemoryStore, RedbStore,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -301,4 +302,46 @@ CSeq: 1 REGISTER\r\nContact: <sip:d@192.0.2.4>;expires=600\r\nContent-Length: 0\
     let b = s.get("sip:dave@example.com").unwrap();
     assert_eq!(b[0].expires_at, 1600);
     assert_eq!(s.purge_expired(1600).unwrap(), 1);
+}
+
+/// `submit_replace_then`: the AOR's whole list is written as given (the
+/// old one is not read), acknowledged after the commit, survives a reopen,
+/// and an empty list removes the AOR. Other AORs are untouched.
+#[test]
+fn redb_replace_writes_the_whole_list() {
+    let dir = TempDir::new("replace");
+    let aor = "sip:dave@example.com";
+    let other = "sip:erin@example.com";
+    let replace = |s: &RedbStore, list: &[Binding]| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        s.submit_replace_then(aor, EncodedBindings::new(list), move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    };
+    let two = vec![
+        binding(aor, "sip:d1@h", 1_900_000_000),
+        flow(aor, "sip:d2@h", 2),
+    ];
+    {
+        let s = RedbStore::open(&dir.0).unwrap();
+        s.apply(
+            other,
+            &[Change::Put(binding(other, "sip:e@h", 1_900_000_000))],
+        )
+        .unwrap();
+        s.apply(
+            aor,
+            &[Change::Put(binding(aor, "sip:old@h", 1_900_000_000))],
+        )
+        .unwrap();
+        replace(&s, &two);
+        assert_eq!(s.get(aor).unwrap(), two, "replaced, not merged");
+        assert_eq!(s.stats().applies, 3);
+    }
+    let s = RedbStore::open(&dir.0).unwrap();
+    assert_eq!(s.get(aor).unwrap(), two, "durable");
+    replace(&s, &[]);
+    assert!(s.get(aor).unwrap().is_empty());
+    assert_eq!(s.aors().unwrap(), vec![other.to_string()], "removed");
 }

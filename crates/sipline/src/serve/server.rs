@@ -36,7 +36,7 @@ enum Done {
         tx: TransactionId,
         aor: String,
         outcome: Box<RegisterOutcome>,
-        result: Result<Vec<Binding>, StoreError>,
+        result: Result<(), StoreError>,
     },
     /// A send that had to open a connection failed.
     SendFailed { tx: TransactionId },
@@ -851,7 +851,7 @@ impl Server {
                 outcome,
                 result,
             } => match result {
-                Ok(bindings) => self.registered(tx, aor, outcome, Some(bindings)),
+                Ok(()) => self.registered(tx, aor, outcome),
                 Err(e) => {
                     warn!("storing the bindings of {aor}: {e}");
                     self.reply(tx, 500, Some("Location store failure"));
@@ -1329,20 +1329,25 @@ impl Server {
             self.respond(tx, response);
             return self.release(&aor);
         }
-        let changes = std::mem::take(&mut outcome.changes);
+        outcome.changes.clear();
         let Some(store) = &self.store else {
             // In memory only: the cache is the store, and the registrar's
             // list (the AOR's bindings with the changes applied) its new
             // entry.
-            return self.registered(tx, aor, Box::new(outcome), None);
+            return self.registered(tx, aor, Box::new(outcome));
         };
         // The 200 goes out only once the bindings are on disk; commits of
         // concurrent REGISTERs are grouped by the store's writer, which
-        // reports each one here right after its commit.
+        // reports each one here right after its commit. This thread holds
+        // the AOR's current bindings and is the only one writing the AOR
+        // (REGISTERs of an AOR come to one thread, one at a time): the
+        // registrar's list is the AOR's whole new value, encoded here, and
+        // the store's one writer thread only puts it in the tree.
+        let value = sipline_registrar::EncodedBindings::new(&outcome.bindings);
         let done = self.done_tx.clone();
         let outcome = Box::new(outcome);
         let key = aor.clone();
-        store.submit_then(&key, changes, move |result| {
+        store.submit_replace_then(&key, value, move |result| {
             let _ = done.send(Done::Registered {
                 tx,
                 aor,
@@ -1352,23 +1357,10 @@ impl Server {
         });
     }
 
-    /// A REGISTER's changes are stored and `stored` are the AOR's bindings
-    /// now as the store returned them (`None`: no store, the registrar's
-    /// are): the 200, and the next REGISTER of the AOR.
-    fn registered(
-        &mut self,
-        tx: TransactionId,
-        aor: String,
-        mut outcome: Box<RegisterOutcome>,
-        stored: Option<Vec<Binding>>,
-    ) {
-        // REGISTERs of an AOR are processed one at a time against the
-        // cache, so the store usually returns what the registrar computed
-        // and the 200 already lists: only a difference rewrites its Contacts.
-        if let Some(bindings) = stored.filter(|b| *b != outcome.bindings) {
-            outcome.set_bindings(sipline_registrar::unix_now(), bindings);
-        }
-        // the unexpired ones (the store drops the others at its next purge)
+    /// A REGISTER's bindings (the registrar's list) are stored: the 200,
+    /// the cache, and the next REGISTER of the AOR.
+    fn registered(&mut self, tx: TransactionId, aor: String, mut outcome: Box<RegisterOutcome>) {
+        // the unexpired ones, as the 200 lists them
         let bindings = std::mem::take(&mut outcome.bindings);
         self.bindings.insert(aor.clone(), bindings);
         let response = outcome.response;
