@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# CPU of `sipline serve` at a fixed REGISTER rate: starts the server on a
+# free UDP port on 127.0.0.1, runs SIPp's bench/sipp/register.xml at RATE/s
+# for SECONDS, and prints the server's CPU (user+system, % of one core)
+# over the middle of the run, its RSS, and SIPp's counts. With PERF=1 it
+# also records `perf record -g` into $OUT/perf.data.
+#
+#   bench/register-cpu.sh BIN RATE SECONDS [serve args...]
+#   e.g. bench/register-cpu.sh target/release/sipline 12000 10
+#
+# Everything it starts is stopped by PID on exit; SIPp is bounded by -m
+# and timeout.
+set -u
+BIN=${1:?binary}; RATE=${2:?rate}; SECS=${3:?seconds}; shift 3
+[ "$SECS" -ge 6 ] || { echo "SECONDS must be 6 or more" >&2; exit 2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$(mktemp -d /tmp/sipline-regcpu.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    [ "${KEEP:-0}" = 1 ] && echo "kept $OUT" || rm -rf "$OUT"
+}
+trap cleanup EXIT
+free_port() {
+    python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+{ echo SEQUENTIAL; for i in $(seq 0 9999); do printf 'user%04d;pw_user%04d\n' "$i" "$i"; done; } > "$OUT/users.csv"
+PORT=$(free_port)
+"$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
+    > /dev/null 2> "$OUT/serve.log" &
+SPID=$!; PIDS+=("$SPID")
+sleep 1
+kill -0 "$SPID" 2>/dev/null || { echo "serve did not start; see $OUT/serve.log"; KEEP=1; exit 1; }
+timeout $((SECS + 10)) sipp -i 127.0.0.1 -nostdin -key domain 127.0.0.1 -buff_size 4194304 \
+    -max_retrans 3 -sf "$HERE/sipp/register.xml" -inf "$OUT/users.csv" -r "$RATE" -rp 1000 \
+    -m $((RATE * SECS)) -l 100000 -trace_stat -stf "$OUT/reg.csv" -fd 1 "127.0.0.1:$PORT" \
+    > "$OUT/sipp.log" 2>&1 &
+SIPP=$!; PIDS+=("$SIPP")
+sleep 2
+ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
+T0=$(ticks)
+if [ "${PERF:-0}" = 1 ]; then
+    perf record -F 999 -g -p "$SPID" -o "$OUT/perf.data" -- sleep $((SECS - 4)) > /dev/null 2>&1
+    KEEP=1
+else
+    sleep $((SECS - 4))
+fi
+T1=$(ticks)
+HZ=$(getconf CLK_TCK)
+echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core over $((SECS - 4)) s at $RATE REGISTER/s; rss $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$SPID/status")"
+wait "$SIPP"
+tail -1 "$OUT/reg.csv" | awk -F';' '{print "sipp: successful " $16 ", failed " $18}'
