@@ -1126,3 +1126,34 @@ fn rewrite_top_via_keeps_branch() {
     assert_eq!(v.branch(), Some(b.as_str()));
     assert_eq!(m.vias().unwrap().len(), 2);
 }
+
+/// A static route's next hops are failover alternatives: a gateway that
+/// answers 503 (or times out) is followed by the next one; the last one's
+/// answer goes upstream.
+#[test]
+fn static_route_fails_over_on_503_and_timeout() {
+    let mut c = config();
+    c.static_routes = vec![StaticRoute {
+        matcher: RouteMatch::UserPrefix("+1".into()),
+        next_hops: vec![
+            uri("sip:gw1.example.net"),
+            uri("sip:gw2.example.net"),
+            uri("sip:gw3.example.net"),
+        ],
+        permanent: false,
+    }];
+    let now = Instant::now();
+    let mut p = Proxy::with_seed(c, 9);
+    let a = p.on_request(now, TX, invite("sip:+15551234@example.com"), &no_lookup);
+    let f = forwards(&a);
+    assert_eq!(ruri(&f[0].request), "sip:+15551234@gw1.example.net");
+    let a = p.on_response(now, f[0].context, f[0].branch, answer(&f[0], 503, "g1"));
+    let f = forwards(&a);
+    assert_eq!(f.len(), 1, "{:?}", codes(&a));
+    assert_eq!(ruri(&f[0].request), "sip:+15551234@gw2.example.net");
+    let a = p.on_branch_timeout(now, f[0].context, f[0].branch);
+    let f = forwards(&a);
+    assert_eq!(ruri(&f[0].request), "sip:+15551234@gw3.example.net");
+    let a = p.on_response(now, f[0].context, f[0].branch, answer(&f[0], 200, "g3"));
+    assert_eq!(codes(&a), [200]);
+}
