@@ -268,3 +268,75 @@ Call-ID: fetch-carol\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
         data.display()
     );
 }
+
+/// Durability with several threads: 60 addresses of record, each with two
+/// bindings registered at once from two Call-IDs (so the second REGISTER
+/// waits for the first's commit on the AOR's thread), all answered 200
+/// before a `kill -9`; after a restart on the same data, a fetch of every
+/// AOR lists both bindings (RFC 3261 §10.3 step 7: committed before the
+/// 200), with the expiry they were given.
+#[test]
+fn every_acknowledged_binding_survives_kill_9_with_threads() {
+    let options = ServeOptions::new("registrar-durable");
+    let server = options.udp().args(["--threads", "3"]).start();
+    let port = server.port();
+    let register = |user: &str, n: u32, contact: Option<&str>| -> UdpSocket {
+        let s = udp_socket(Duration::from_secs(5));
+        let l = s.local_addr().unwrap();
+        let contact = contact
+            .map(|c| format!("Contact: <{c}>\r\nExpires: 600\r\n"))
+            .unwrap_or_default();
+        let msg = format!(
+            "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKd{n}{user};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:{user}@127.0.0.1:{port}>\r\nFrom: <sip:{user}@127.0.0.1:{port}>;tag=d{n}\r\n\
+Call-ID: durable{n}-{user}\r\nCSeq: 1 REGISTER\r\n{contact}Content-Length: 0\r\n\r\n"
+        );
+        s.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+        s
+    };
+    let users: Vec<String> = (0..60).map(|i| format!("u{i:02}")).collect();
+    let mut pending = Vec::new();
+    for user in &users {
+        for n in 0..2 {
+            let contact = format!("sip:{user}@192.0.2.{}:{}", n + 1, 5060 + n);
+            pending.push(register(user, n, Some(&contact)));
+        }
+    }
+    for s in &pending {
+        let r = support::recv(s).expect("REGISTER answered");
+        assert_eq!(status(&r), 200, "{r}");
+    }
+    let dir = server.stop(); // kill -9 right after the last 200
+    let options = ServeOptions::in_dir(dir);
+    let data = options.data_dir();
+    let server = options
+        .args([
+            "--listen".to_string(),
+            format!("udp:127.0.0.1:{port}"),
+            "--threads".to_string(),
+            "3".to_string(),
+            "--data-dir".to_string(),
+        ])
+        .args([data])
+        .start();
+    assert_eq!(server.port(), port);
+    for user in &users {
+        let s = register(user, 9, None);
+        let r = support::recv(&s).expect("fetch answered");
+        assert_eq!(status(&r), 200, "{r}");
+        let contacts: Vec<String> = r
+            .headers()
+            .get_all(StdHeader::Contact)
+            .map(|c| c.to_string())
+            .collect();
+        let all = contacts.join(", ");
+        assert!(
+            all.contains("192.0.2.1:5060") && all.contains("192.0.2.2:5061"),
+            "{user} after the restart: {all}"
+        );
+        assert!(
+            all.contains("expires=5") || all.contains("expires=6"),
+            "{all}"
+        );
+    }
+}
