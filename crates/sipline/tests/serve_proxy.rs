@@ -434,13 +434,15 @@ Call-ID: reg{n}-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:{conta
     }
 }
 
-/// SIGTERM while a call rings (the graceful shutdown): a new
-/// request gets 503, the ringing call's 200 still reaches the caller and
+/// SIGTERM while a call rings (the graceful shutdown): new
+/// requests get 503 (whichever thread they go to), the ringing call's 200 still reaches the caller and
 /// its ACK the phone, and the server then exits 0 before its grace period
 /// (`shutdown_grace_s`, 5 s) ends.
 #[test]
 fn sigterm_lets_the_ringing_call_finish_and_refuses_new_requests() {
-    let mut server = start("sigterm", &[]);
+    // four threads: the new requests below land on threads with nothing
+    // of their own to finish, which must still answer them
+    let mut server = start("sigterm", &["--threads", "4"]);
     let (p, rx) = phone(Phone {
         answer: Some(200),
         delay: Duration::from_millis(800),
@@ -458,10 +460,12 @@ fn sigterm_lets_the_ringing_call_finish_and_refuses_new_requests() {
     let stopped_at = std::time::Instant::now();
     server.terminate();
     std::thread::sleep(Duration::from_millis(150));
-    let late = Caller::new(server.port());
-    late.send(&late.request("OPTIONS", "z9hG4bKterm2", 1, None, None));
-    let (_, r) = late.final_for(Method::Options);
-    assert_eq!(status(&r), 503, "a new request while shutting down: {r}");
+    for i in 0..6 {
+        let late = Caller::new(server.port());
+        late.send(&late.request("OPTIONS", &format!("z9hG4bKterm2{i}"), 1, None, None));
+        let (_, r) = late.final_for(Method::Options);
+        assert_eq!(status(&r), 503, "a new request while shutting down: {r}");
+    }
 
     let (_, ok) = caller.final_for(Method::Invite);
     assert_eq!(status(&ok), 200, "the ringing call is answered: {ok}");

@@ -23,7 +23,7 @@ use sipline_transport::{
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
@@ -119,6 +119,8 @@ struct Server {
     /// the other core).
     send_inline: bool,
     shutting_down: Option<Instant>,
+    /// Per thread, whether it has nothing left to finish (while shutting down).
+    idle: Arc<Vec<AtomicBool>>,
     /// `cfg.server_header`, shared by every response (no copy per response).
     server_header: sipline_message::ByteString,
 }
@@ -344,6 +346,8 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
     let flow_key: [u8; 32] = rand::random();
     let server_header = sipline_message::ByteString::from(cfg.server_header.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let idle: Arc<Vec<AtomicBool>> =
+        Arc::new((0..cfg.threads).map(|_| AtomicBool::new(false)).collect());
     let mut shards = Vec::new();
     for (shard, incoming) in incoming.into_iter().enumerate() {
         let registrar = Registrar::new(RegistrarConfig {
@@ -392,6 +396,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             udp_backlog,
             send_inline: cfg.threads > 1,
             shutting_down: None,
+            idle: idle.clone(),
             server_header: server_header.clone(),
         };
         shards.push(tokio::spawn(server.run(
@@ -457,7 +462,13 @@ impl Server {
             self.flush();
             self.hand_over_udp();
             if let Some(deadline) = self.shutting_down {
-                if (self.table.is_empty() && self.busy.is_empty()) || Instant::now() >= deadline {
+                // A thread stops only when every thread is idle (or the
+                // grace period is over): one that stopped alone would leave
+                // the requests routed to it unanswered, not refused with 503.
+                let idle = self.table.is_empty() && self.busy.is_empty();
+                self.idle[self.shard].store(idle, Ordering::Release);
+                if Instant::now() >= deadline || self.idle.iter().all(|i| i.load(Ordering::Acquire))
+                {
                     break;
                 }
             }
@@ -468,7 +479,8 @@ impl Server {
                 .flatten()
                 .fold(next_purge, Instant::min);
             if let Some(d) = self.shutting_down {
-                wake = wake.min(d);
+                // and look again at the other threads now and then
+                wake = wake.min(d).min(Instant::now() + SHUTDOWN_POLL);
             }
             let wake = tokio::time::Instant::from_std(wake);
             if sleep.deadline() != wake {
@@ -1684,6 +1696,9 @@ async fn resolve(uri: &SipUri) -> Vec<Destination> {
         }
     }
 }
+
+/// How often a thread that is shutting down looks whether all are idle.
+const SHUTDOWN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Incoming messages handled per wake-up of the driver, at most.
 const INCOMING_BATCH: usize = 64;
