@@ -27,6 +27,7 @@ mod destination;
 mod error;
 mod inbound;
 mod sctp;
+mod stun;
 mod tcp;
 mod tls;
 mod udp;

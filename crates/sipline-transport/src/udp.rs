@@ -53,8 +53,17 @@ pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: So
         };
         Atomic::add(&counters.bytes_in, n as u64);
         let data = &buf[..n];
+        // RFC 5626 §8: a STUN Binding Request on the SIP port (a keep-alive,
+        // §4.4.2) gets its Binding Response; other STUN and binary data,
+        // and CRLF keep-alives, are dropped.
+        if let Some(reply) = crate::stun::binding_response(data, source) {
+            if sock.send_to(&reply, source).await.is_ok() {
+                counters.sent(reply.len(), false);
+            }
+            continue;
+        }
         if data.iter().all(u8::is_ascii_whitespace) || data.first().is_some_and(|b| *b < 0x20) {
-            continue; // CRLF keep-alive, or STUN (RFC 5626 §3.5.2) and other binary
+            continue;
         }
         let raw = Bytes::copy_from_slice(data);
         if let Some(reply) = inner

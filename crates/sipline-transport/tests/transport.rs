@@ -1100,3 +1100,34 @@ async fn sharded_queues_follow_the_route() {
         );
     }
 }
+
+/// RFC 5626 §8: the SIP UDP port answers a STUN Binding Request (a
+/// keep-alive) with a Binding Success Response whose XOR-MAPPED-ADDRESS is
+/// the sender's address; the request never reaches the SIP layer.
+#[tokio::test]
+async fn udp_port_answers_stun_binding_requests() {
+    let (layer, mut rx) = start(config(&[(Transport::Udp, "127.0.0.1:0")]));
+    let server = layer.listener(Transport::Udp).unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let tid = *b"sipline-stun";
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    req.extend_from_slice(&tid);
+    sock.send_to(&req, server).await.unwrap();
+    let mut buf = [0u8; 128];
+    let (n, from) = timeout(T, sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    let r = &buf[..n];
+    assert_eq!(from, server);
+    assert_eq!(&r[0..2], &[0x01, 0x01], "Binding Success Response");
+    assert_eq!(&r[8..20], &tid);
+    assert_eq!(&r[20..22], &[0x00, 0x20], "XOR-MAPPED-ADDRESS");
+    let port = u16::from_be_bytes([r[26], r[27]]) ^ 0x2112;
+    let ip = u32::from_be_bytes([r[28], r[29], r[30], r[31]]) ^ 0x2112_a442;
+    assert_eq!(SocketAddr::from((std::net::Ipv4Addr::from(ip), port)), me);
+    assert!(
+        timeout(Duration::from_millis(200), rx.recv())
+            .await
+            .is_err(),
+        "nothing passed up to SIP"
+    );
+}
