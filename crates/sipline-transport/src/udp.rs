@@ -62,7 +62,12 @@ pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: So
             }
             continue;
         }
-        if data.iter().all(u8::is_ascii_whitespace) || data.first().is_some_and(|b| *b < 0x20) {
+        if data.iter().all(u8::is_ascii_whitespace) {
+            continue; // CRLF keep-alive
+        }
+        if data.first().is_some_and(|b| *b < 0x20) {
+            // binary: other STUN, or garbage; not SIP, and counted
+            Atomic::add(&counters.parse_errors, 1);
             continue;
         }
         let raw = Bytes::copy_from_slice(data);

@@ -1130,4 +1130,18 @@ async fn udp_port_answers_stun_binding_requests() {
             .is_err(),
         "nothing passed up to SIP"
     );
+    // other STUN (a Binding Indication) and binary garbage: no answer, no
+    // message, each counted as an error
+    let mut indication = req.clone();
+    indication[1] = 0x11;
+    sock.send_to(&indication, server).await.unwrap();
+    sock.send_to(&[0x00, 0xff, 0x13], server).await.unwrap();
+    assert!(
+        timeout(Duration::from_millis(200), sock.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
+    assert!(timeout(Duration::from_millis(50), rx.recv()).await.is_err());
+    let c = layer.counters().get(Transport::Udp);
+    assert_eq!((c.parse_errors, c.messages_in), (2, 0));
 }

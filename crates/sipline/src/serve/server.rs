@@ -143,7 +143,7 @@ impl BindingCache {
     }
 
     fn bucket(&self, aor: &str) -> &RwLock<HashMap<String, Vec<Binding>>> {
-        &self.buckets[fnv(aor.as_bytes()) as usize % Self::BUCKETS]
+        &self.buckets[hash(aor.as_bytes()) as usize % Self::BUCKETS]
     }
 
     fn read(&self, aor: &str) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Binding>>> {
@@ -162,9 +162,10 @@ impl BindingCache {
         self.read(aor).contains_key(aor)
     }
 
-    /// A copy of the AOR's bindings, if cached.
-    fn get(&self, aor: &str) -> Option<Vec<Binding>> {
-        self.read(aor).get(aor).cloned()
+    /// Runs `f` on the AOR's cached bindings under the bucket's read lock;
+    /// `None` if the AOR is not cached.
+    fn cached<R>(&self, aor: &str, f: impl FnOnce(&[Binding]) -> R) -> Option<R> {
+        self.read(aor).get(aor).map(|list| f(list))
     }
 
     /// Runs `f` on the AOR's cached bindings (empty if none), under the
@@ -197,11 +198,13 @@ impl BindingCache {
     }
 }
 
-/// FNV-1a: the shard of a Call-ID or AOR, the bucket of an AOR.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// The shard of a Call-ID or AOR, the bucket of an AOR: std's hasher with
+/// its fixed keys, the same in every thread of the process.
+fn hash(bytes: &[u8]) -> u64 {
+    use std::hash::Hasher as _;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(bytes);
+    h.finish()
 }
 
 /// The shard of a received message (the transport takes it modulo the
@@ -214,14 +217,14 @@ fn fnv(bytes: &[u8]) -> u64 {
 /// (§9.1), goes by Call-ID and may miss the REGISTER's shard: it is then
 /// answered 481 or forwarded like any CANCEL with no transaction.)
 fn route(m: &Message) -> usize {
-    let by_call_id = |m: &Message| m.call_id().map_or(0, |c| fnv(c.as_bytes()) as usize);
+    let by_call_id = |m: &Message| m.call_id().map_or(0, |c| hash(c.as_bytes()) as usize);
     match m {
         Message::Response(_) => match m.branch().and_then(sipline_proxy::branch_instance) {
             Some(i) => usize::from(i),
             None => by_call_id(m),
         },
         Message::Request(r) if r.method == Method::Register => match m.to_header() {
-            Ok(to) => fnv(sipline_registrar::canonical_aor(&to.uri).as_bytes()) as usize,
+            Ok(to) => hash(sipline_registrar::canonical_aor(&to.uri).as_bytes()) as usize,
             Err(_) => by_call_id(m),
         },
         Message::Request(_) => by_call_id(m),
@@ -1119,14 +1122,8 @@ impl Server {
     ///   very UDP flow (§6). Any other UDP sender is reached at its Contact,
     ///   as before.
     fn inbound(&self, request: &Message, a: Arrival) -> Inbound {
-        let (flow, token) = match a.connection {
-            Some(c) => (c.0.to_string(), true),
-            None => {
-                let flow = format!("udp:{}@{}", a.remote, a.local);
-                let token = self.udp_outbound(request, &flow);
-                (flow, token)
-            }
-        };
+        let flow = a.flow();
+        let token = a.connection.is_some() || self.udp_outbound(request, &flow);
         Inbound::new(a.transport).with_flow(flow, token)
     }
 
@@ -1496,14 +1493,26 @@ impl Locator for StoreLocator<'_> {
     /// `None` (404) for a user we do not know, when users are configured;
     /// else the unexpired bindings (none: 480).
     fn lookup(&self, aor: &str) -> Option<Vec<Target>> {
-        let bindings = match self.cache.and_then(|c| c.get(aor)) {
-            Some(b) => b,
-            None => self
-                .store
-                .map(|s| s.get(aor).unwrap_or_default())
-                .unwrap_or_default(),
+        // (whether the AOR has any binding, its unexpired ones as targets),
+        // read in place from the cache (no copy per request), else from
+        // the store
+        let targets = |bindings: &[Binding]| {
+            let list: Vec<Target> = bindings
+                .iter()
+                .filter_map(|b| Target::from_binding(b, self.now))
+                .collect();
+            (bindings.is_empty(), list)
         };
-        if bindings.is_empty() && self.known_users_only {
+        let (none, targets) = match self.cache.and_then(|c| c.cached(aor, targets)) {
+            Some(found) => found,
+            None => targets(
+                &self
+                    .store
+                    .map(|s| s.get(aor).unwrap_or_default())
+                    .unwrap_or_default(),
+            ),
+        };
+        if none && self.known_users_only {
             let user = aor
                 .strip_prefix("sip:")
                 .or_else(|| aor.strip_prefix("sips:"))
@@ -1513,12 +1522,7 @@ impl Locator for StoreLocator<'_> {
                 return None;
             }
         }
-        Some(
-            bindings
-                .iter()
-                .filter_map(|b| Target::from_binding(b, self.now))
-                .collect(),
-        )
+        Some(targets)
     }
 
     /// A connection flow exists while the connection is open; a UDP flow
@@ -1718,11 +1722,9 @@ impl Arrival {
         // each address formatted once (this runs for every REGISTER)
         let remote = self.remote.to_string();
         let local = self.local.to_string();
-        // The flow (RFC 5626 §6): a connection id, or for UDP the remote
-        // and local address pair, which is all a UDP flow is.
         let connection = match self.connection {
             Some(c) => c.0.to_string(),
-            None => format!("udp:{remote}@{local}"),
+            None => udp_flow(&remote, &local),
         };
         Source {
             transport: self.transport.as_str().to_string(),
@@ -1731,6 +1733,23 @@ impl Arrival {
             connection: Some(connection),
         }
     }
+
+    /// The flow it came over (RFC 5626 §6), as bindings and flow tokens
+    /// name it ([`Server::flow_destination`] reads it back): a connection
+    /// id, or for UDP [`udp_flow`].
+    fn flow(self) -> String {
+        match self.connection {
+            Some(c) => c.0.to_string(),
+            None => udp_flow(&self.remote, &self.local),
+        }
+    }
+}
+
+/// A UDP flow's name, `udp:REMOTE@LOCAL`: the address pair is all a UDP
+/// flow is (RFC 5626 §5.3: back to the address the request came from, from
+/// the socket it came to).
+fn udp_flow(remote: &dyn std::fmt::Display, local: &dyn std::fmt::Display) -> String {
+    format!("udp:{remote}@{local}")
 }
 
 /// A message on its way out.
