@@ -40,7 +40,7 @@ sleep 2
 ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
 T0=$(ticks)
 if [ "${PERF:-0}" = 1 ]; then
-    perf record -F 999 -g -p "$SPID" -o "$OUT/perf.data" -- sleep $((SECS - 4)) > /dev/null 2>&1
+    perf record -F ${PERF_F:-999} ${PERF_G--g} -p "$SPID" -o "$OUT/perf.data" -- sleep $((SECS - 4)) > /dev/null 2>&1
     KEEP=1
 else
     sleep $((SECS - 4))

@@ -44,7 +44,9 @@ pub use binding::{
     DecodeError, Source,
 };
 pub use memory::MemoryStore;
-pub use redb_store::{CommitMode, CommitStats, EncodedBindings, PendingApply, RedbStore, DB_FILE};
+pub use redb_store::{
+    CommitMode, CommitStats, EncodedBindings, PendingApply, RedbStore, DB_FILE, DEFAULT_WINDOW,
+};
 pub use registrar::{NotRegister, RegisterContext, RegisterOutcome, Registrar, RegistrarConfig};
 pub use store::{LocationStore, StoreError};
 
