@@ -70,6 +70,12 @@ pub struct RegisterContext {
     /// To tag for the response (RFC 3261 §8.2.6.2). When `None`, one is
     /// derived from the Call-ID, CSeq and time.
     pub to_tag: Option<String>,
+    /// The caller stores the AOR's whole new list
+    /// ([`RegisterOutcome::bindings`]) and has no use for
+    /// [`RegisterOutcome::changes`]: they are then not made (a refresh
+    /// saves a copy of the binding), and [`RegisterOutcome::changed`] alone
+    /// says whether anything is to be stored.
+    pub bindings_only: bool,
 }
 
 /// What the registrar decided.
@@ -82,8 +88,13 @@ pub struct RegisterOutcome {
     pub aor: Option<String>,
     /// Changes to apply to the AOR's bindings, atomically (§10.3 step 7:
     /// "committed ... if and only if all binding updates and additions
-    /// succeed"). Also removes expired bindings found in the input.
+    /// succeed"). Also removes expired bindings found in the input. Empty
+    /// when the request changed nothing, or when
+    /// [`RegisterContext::bindings_only`] was set.
     pub changes: Vec<Change>,
+    /// The request changed the AOR's bindings (or dropped expired ones):
+    /// the new list must be stored before the 200 goes out.
+    pub changed: bool,
     /// The AOR's bindings after the changes (unexpired), as listed in the
     /// response.
     pub bindings: Vec<Binding>,
@@ -151,6 +162,35 @@ fn delta_seconds(v: &str) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The changes a REGISTER makes, recorded or (for
+/// [`RegisterContext::bindings_only`]) only noted.
+struct Changes {
+    record: bool,
+    changed: bool,
+    list: Vec<Change>,
+}
+
+impl Changes {
+    fn new(bindings_only: bool) -> Self {
+        Self {
+            record: !bindings_only,
+            changed: false,
+            list: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, change: impl FnOnce() -> Change) {
+        self.changed = true;
+        if self.record {
+            self.list.push(change());
+        }
+    }
+
+    fn remove(&mut self, key: impl FnOnce() -> BindingKey) {
+        self.push(|| Change::Remove(key()));
+    }
+}
+
 /// One Contact, validated and with its expiry resolved.
 struct Target<'a> {
     addr: &'a NameAddr,
@@ -199,6 +239,7 @@ impl Registrar {
             response: Message::from(response_to(req, status(code), Some(&tag))),
             aor,
             changes: Vec::new(),
+            changed: false,
             bindings: Vec::new(),
         };
 
@@ -244,11 +285,11 @@ impl Registrar {
             .map(|v| delta_seconds(v));
 
         // Expired bindings are not "current" (§10.3 step 8) and are dropped.
-        let mut changes: Vec<Change> = Vec::new();
+        let mut changes = Changes::new(ctx.bindings_only);
         let mut working: Vec<Binding> = Vec::with_capacity(current.len() + contacts.len());
         for b in current {
             if b.is_expired(now) {
-                changes.push(Change::Remove(b.key()));
+                changes.remove(|| b.key());
             } else {
                 working.push(b.clone());
             }
@@ -270,16 +311,9 @@ impl Registrar {
                     return Ok(self.stale(req, &tag, aor));
                 }
             }
-            return Ok(self.ok(
-                req,
-                &tag,
-                aor,
-                now,
-                vec![Change::RemoveAll],
-                Vec::new(),
-                None,
-                false,
-            ));
+            let mut changes = Changes::new(ctx.bindings_only);
+            changes.push(|| Change::RemoveAll);
+            return Ok(self.ok(req, &tag, aor, now, changes, Vec::new(), None, false));
         }
 
         // RFC 5626 §6: outbound processing applies if we are the first hop
@@ -396,7 +430,7 @@ impl Registrar {
             if t.expires == 0 {
                 if let Some(i) = found {
                     let old = working.remove(i);
-                    changes.push(Change::Remove(old.key()));
+                    changes.remove(|| old.key());
                 }
                 continue;
             }
@@ -428,18 +462,18 @@ impl Registrar {
             };
             let key = binding.key();
             touched.insert(key.clone());
-            match found {
-                Some(i) => {
-                    let old_key = working[i].key();
-                    if old_key != key {
-                        // Equivalent URI written differently: replace.
-                        changes.push(Change::Remove(old_key));
-                    }
-                    working[i] = binding.clone();
+            if let Some(i) = found {
+                let old_key = working[i].key();
+                if old_key != key {
+                    // Equivalent URI written differently: replace.
+                    changes.remove(|| old_key);
                 }
-                None => working.push(binding.clone()),
             }
-            changes.push(Change::Put(binding));
+            changes.push(|| Change::Put(binding.clone()));
+            match found {
+                Some(i) => working[i] = binding,
+                None => working.push(binding),
+            }
         }
 
         let echo_path = (!path.is_empty()).then_some(&path[..]);
@@ -478,6 +512,7 @@ impl Registrar {
             response: Message::from(resp),
             aor: Some(aor),
             changes: Vec::new(),
+            changed: false,
             bindings: Vec::new(),
         }
     }
@@ -492,7 +527,7 @@ impl Registrar {
         tag: &str,
         aor: String,
         now: u64,
-        changes: Vec<Change>,
+        changes: Changes,
         bindings: Vec<Binding>,
         path: Option<&[NameAddr]>,
         require_outbound: bool,
@@ -520,7 +555,8 @@ impl Registrar {
         RegisterOutcome {
             response: Message::from(resp),
             aor: Some(aor),
-            changes,
+            changed: changes.changed,
+            changes: changes.list,
             bindings,
         }
     }

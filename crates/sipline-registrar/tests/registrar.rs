@@ -613,6 +613,7 @@ fn source_and_user_agent_stored() {
             connection: Some("conn-42".into()),
         }),
         to_tag: Some("regtag".into()),
+        ..Default::default()
     };
     let m = req(
         "c1",
@@ -725,4 +726,56 @@ fn failed_commit_is_500() {
     let r = register(&Registrar::default(), &Broken, T0, &m, &Default::default()).unwrap();
     assert_eq!(status(&r), 500);
     assert!(r.contacts().unwrap().is_empty());
+}
+
+/// `bindings_only`: the same response and list as with changes recorded,
+/// no changes, and `changed` telling whether anything is to be stored.
+#[test]
+fn bindings_only_gives_the_same_list_without_changes() {
+    let reg = Registrar::default();
+    let full = RegisterContext {
+        to_tag: Some("t".into()),
+        ..Default::default()
+    };
+    let lean = RegisterContext {
+        bindings_only: true,
+        ..full.clone()
+    };
+    let add = req("c1", 1, &["<sip:a@192.0.2.4>", "<sip:b@192.0.2.4>"], &[]);
+    let a = reg.process(T0, &add, &[], &full).unwrap();
+    let b = reg.process(T0, &add, &[], &lean).unwrap();
+    assert!(a.changed && b.changed);
+    assert_eq!(a.changes.len(), 2);
+    assert!(b.changes.is_empty());
+    assert_eq!(a.bindings, b.bindings);
+    assert_eq!(a.response.to_bytes(), b.response.to_bytes());
+
+    // A refresh of one, removal of the other, and an expired one dropped.
+    let mut old = a.bindings.clone();
+    old.push(Binding {
+        contact_uri: "sip:c@192.0.2.4".into(),
+        expires_at: T0 + 5,
+        ..old[0].clone()
+    });
+    let next = req(
+        "c1",
+        2,
+        &["<sip:a@192.0.2.4>", "<sip:b@192.0.2.4>;expires=0"],
+        &[],
+    );
+    let a = reg.process(T0 + 10, &next, &old, &full).unwrap();
+    let b = reg.process(T0 + 10, &next, &old, &lean).unwrap();
+    assert!(a.changed && b.changed);
+    assert_eq!(a.changes.len(), 3);
+    assert!(b.changes.is_empty());
+    assert_eq!(a.bindings, b.bindings);
+    assert_eq!(b.bindings.len(), 1);
+    assert_eq!(b.bindings[0].cseq, 2);
+
+    // A fetch of live bindings changes nothing.
+    let fetch = req("f", 1, &[], &[]);
+    let b = reg.process(T0 + 20, &fetch, &b.bindings, &lean).unwrap();
+    assert_eq!(b.status(), StatusCode::OK);
+    assert!(!b.changed);
+    assert_eq!(listed(&b.response).len(), 1);
 }

@@ -1323,22 +1323,23 @@ impl Server {
         let ctx = RegisterContext {
             source: Some(source),
             to_tag: Some(tag()),
+            // The store takes the whole list (below), never the changes.
+            bindings_only: true,
         };
         let now = sipline_registrar::unix_now();
         let registrar = &self.registrar;
         let processed = self.bindings.with(&aor, |current| {
             registrar.process(now, &request, current, &ctx)
         });
-        let Ok(mut outcome) = processed else {
+        let Ok(outcome) = processed else {
             self.reply(tx, 400, None);
             return self.release(&aor);
         };
-        if outcome.changes.is_empty() {
+        if !outcome.changed {
             let response = outcome.response;
             self.respond(tx, response);
             return self.release(&aor);
         }
-        outcome.changes.clear();
         let Some(store) = &self.store else {
             // In memory only: the cache is the store, and the registrar's
             // list (the AOR's bindings with the changes applied) its new
