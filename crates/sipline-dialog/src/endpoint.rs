@@ -2959,6 +2959,29 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         Ok(())
     }
 
+    /// The flow the registration went over has failed: a keep-alive went
+    /// unanswered, or the address the registrar sees us at changed (RFC
+    /// 5626 §4.4.2: a changed XOR-MAPPED-ADDRESS "MUST" be treated as a
+    /// failure on the flow). Registers again now, with the same Call-ID and
+    /// reg-id, to form the new flow (§4.4, §4.5; §3.5: a UA "needs to
+    /// re-register"); if that REGISTER fails, the usual back-off of §4.5
+    /// follows. Nothing to do while a REGISTER is in progress or the
+    /// binding is being removed. [`Error::Unknown`] for a dead handle.
+    pub fn flow_failed(&mut self, now: Instant, registration: Handle) -> Result<(), Error> {
+        let r = self
+            .registrations
+            .get(&registration)
+            .ok_or(Error::Unknown)?;
+        if r.tx.is_some() || r.removing {
+            return Ok(());
+        }
+        // send_register clears next_attempt, so the refresh timer already
+        // scheduled finds nothing due.
+        self.send_register(now, registration);
+        self.pump(now);
+        Ok(())
+    }
+
     fn send_register(&mut self, now: Instant, h: Handle) {
         let Some(reg) = self.registrations.get(&h) else {
             return;

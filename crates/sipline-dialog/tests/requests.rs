@@ -395,3 +395,75 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
     assert!(w.run_until(S, |w| w.ended(a, call).is_some()));
     assert_eq!(w.ended(a, call), Some(EndReason::LocalBye));
 }
+
+/// RFC 5626 §4.4.2, §4.5: when the UA finds its flow failed (a keep-alive
+/// unanswered, or a changed XOR-MAPPED-ADDRESS), `flow_failed` registers
+/// again at once, same Call-ID, next CSeq; the refresh scheduled before is
+/// superseded, not sent as well; a REGISTER in progress is not doubled.
+#[test]
+fn flow_failed_registers_again_now() {
+    let mut w = World::perfect();
+    let a = w.ua("alice", 1, |_| {});
+    let r = w.script(9);
+    let now = w.now;
+    let registrar = sipline_message::Uri::parse("sip:10.0.0.9").unwrap();
+    let reg = w.ep(a).register(now, registrar, 3600).unwrap();
+    w.run(Duration::from_millis(50));
+    let first = w.inbox(r).remove(0);
+    let ok = response_to(first.as_request().unwrap(), StatusCode::OK, Some("r1"));
+    w.send_response(r, 1, ok);
+    assert!(w.run_until(S, |w| w.events[a].len() == 1));
+    w.run(S * 100);
+    assert!(w.inbox(r).is_empty(), "no refresh yet");
+
+    let now = w.now;
+    w.ep(a).flow_failed(now, reg).unwrap();
+    w.run(Duration::from_millis(20));
+    let again = w.inbox(r).remove(0);
+    assert_eq!(again.method(), Some(Method::Register));
+    assert_eq!(again.call_id(), first.call_id());
+    assert_eq!(again.cseq().unwrap().seq, first.cseq().unwrap().seq + 1);
+    assert_eq!(again.expires().unwrap(), Some(3600));
+    // in progress: nothing more
+    let now = w.now;
+    w.ep(a).flow_failed(now, reg).unwrap();
+    w.run(Duration::from_millis(20));
+    assert!(w.inbox(r).is_empty(), "one REGISTER at a time");
+    let ok = response_to(again.as_request().unwrap(), StatusCode::OK, Some("r1"));
+    w.send_response(r, 1, ok);
+    assert!(w.run_until(S, |w| w.events[a].len() == 2));
+    assert!(matches!(
+        &w.events[a][1].1,
+        Event::Registration {
+            event: RegistrationEvent::Registered { expires: 3600, .. },
+            ..
+        }
+    ));
+    // The first registration's refresh (at 3000 s) is gone; the new one
+    // comes 3000 s after the second 200.
+    let t_ok = w.now;
+    assert!(w.run_until(S * 3100, |w| !inbox_empty(w, 1)));
+    assert_eq!(
+        w.now - t_ok,
+        S * 3000 + Duration::from_millis(10),
+        "one refresh, from the new registration"
+    );
+    let refresh = w.inbox(r).remove(0);
+    assert_eq!(refresh.cseq().unwrap().seq, again.cseq().unwrap().seq + 1);
+    // removed: the handle is dead
+    let ok = response_to(refresh.as_request().unwrap(), StatusCode::OK, Some("r1"));
+    w.send_response(r, 1, ok);
+    assert!(w.run_until(S, |w| w.events[a].len() == 3));
+    let now = w.now;
+    w.ep(a).unregister(now, reg).unwrap();
+    w.run(Duration::from_millis(50));
+    let del = w.inbox(r).remove(0);
+    let ok = response_to(del.as_request().unwrap(), StatusCode::OK, Some("r1"));
+    w.send_response(r, 1, ok);
+    assert!(w.run_until(S, |w| w.events[a].len() == 4));
+    let now = w.now;
+    assert!(matches!(
+        w.ep(a).flow_failed(now, reg),
+        Err(sipline_dialog::Error::Unknown)
+    ));
+}

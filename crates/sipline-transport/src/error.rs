@@ -62,7 +62,8 @@ pub enum SendError {
     /// No listener of this transport (and address family) to send from.
     #[error("no {0} listener to send from")]
     NoListener(Transport),
-    /// The transport is not implemented here (SCTP).
+    /// The transport is not implemented here (SCTP), or cannot carry what
+    /// was asked (a STUN keep-alive over a connection, RFC 5626 §4.4.2).
     #[error("{0} transport not supported")]
     Unsupported(Transport),
     /// Another I/O error.

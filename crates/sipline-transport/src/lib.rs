@@ -16,6 +16,12 @@
 //! connections the layer opens; a missing pong closes the connection with
 //! [`CloseReason::KeepaliveTimeout`].
 //!
+//! Every UDP listener answers STUN Binding Requests (RFC 5626 §8). For a
+//! user agent's STUN keep-alives over UDP (RFC 5626 §4.4.2),
+//! [`TransportLayer::send_stun_binding`] sends a Binding Request and
+//! [`TransportLayer::subscribe_stun`] hands back the Binding Responses that
+//! arrive, for the caller to match by transaction ID ([`stun`]).
+//!
 //! SCTP (RFC 4168) is not implemented: see the README.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -27,7 +33,7 @@ mod destination;
 mod error;
 mod inbound;
 mod sctp;
-mod stun;
+pub mod stun;
 mod tcp;
 mod tls;
 mod udp;
@@ -118,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) config: TransportConfig,
     pub(crate) incoming: Inbound,
     pub(crate) events: broadcast::Sender<TransportEvent>,
+    /// STUN Binding Responses received on the UDP sockets.
+    pub(crate) stun: broadcast::Sender<stun::StunReceived>,
     pub(crate) counters: Counters,
     pub(crate) conns: Connections,
     pub(crate) udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
@@ -259,10 +267,12 @@ impl TransportLayer {
             .map(|_| mpsc::channel(config.incoming_queue.max(1)))
             .unzip();
         let (events, _) = broadcast::channel(256);
+        let (stun, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
             config,
             incoming: Inbound { senders, route },
             events,
+            stun,
             counters: Counters::default(),
             conns: Connections::new(),
             udp,
@@ -309,6 +319,34 @@ impl TransportLayer {
     /// Subscribes to connection events (from now on).
     pub fn subscribe(&self) -> broadcast::Receiver<TransportEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Subscribes to the STUN Binding Responses (success and error) that
+    /// arrive on the UDP listeners from now on, e.g. to keep-alives sent
+    /// with [`TransportLayer::send_stun_binding`]; the subscriber matches
+    /// them to its requests by transaction ID (RFC 5389 §7.3.3). Without a
+    /// subscriber they are dropped (they are not counted as errors).
+    pub fn subscribe_stun(&self) -> broadcast::Receiver<stun::StunReceived> {
+        self.inner.stun.subscribe()
+    }
+
+    /// Sends a STUN Binding Request with `transaction_id` (random, RFC 5389
+    /// §6) to `dest` from the UDP listener bound to `dest.local` (or the
+    /// first of the address family): the keep-alive of RFC 5626 §4.4.2 and
+    /// §8, over the same flow as the SIP messages to `dest`. UDP only:
+    /// [`SendError::Unsupported`] for other transports (RFC 5626 §4.4.2:
+    /// STUN "MUST NOT be used for connection-oriented transports"). The
+    /// response comes on [`TransportLayer::subscribe_stun`].
+    pub async fn send_stun_binding(
+        &self,
+        dest: &Destination,
+        transaction_id: stun::TransactionId,
+    ) -> Result<(), SendError> {
+        if dest.transport != Transport::Udp {
+            return Err(SendError::Unsupported(dest.transport));
+        }
+        let data = stun::BindingRequest::new(transaction_id).encode();
+        udp::send_datagram(&self.inner, dest.addr, dest.local, &data, false).await
     }
 
     /// Sends `msg` to `dest`.
@@ -410,7 +448,7 @@ impl TransportLayer {
             }
         }
         match dest.transport {
-            Transport::Udp => udp::send(inner, dest.addr, dest.local, &data)
+            Transport::Udp => udp::send_datagram(inner, dest.addr, dest.local, &data, true)
                 .await
                 .map(|()| Transport::Udp),
             Transport::Sctp => Err(SendError::Unsupported(Transport::Sctp)),

@@ -34,7 +34,9 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 /// Receives datagrams until shutdown. RFC 3261 §18.3: a datagram is one
-/// message; whitespace-only datagrams (keep-alives) are skipped.
+/// message; whitespace-only datagrams (keep-alives) are skipped; STUN
+/// Binding Requests are answered and Binding Responses passed up
+/// (RFC 5626 §8).
 pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: SocketAddr) {
     let counters = inner.counters.of(Transport::Udp);
     let mut buf = vec![0u8; 65_536];
@@ -60,6 +62,17 @@ pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: So
             if sock.send_to(&reply, source).await.is_ok() {
                 counters.sent(reply.len(), false);
             }
+            continue;
+        }
+        // The Binding Response to a keep-alive of ours (RFC 5626 §4.4.2):
+        // up to whoever sent the request (matched by transaction ID there,
+        // RFC 5389 §7.3.3); not an error, even with no one listening.
+        if let Some(response) = crate::stun::BindingResponse::decode(data) {
+            let _ = inner.stun.send(crate::stun::StunReceived {
+                response,
+                source,
+                local,
+            });
             continue;
         }
         if data.iter().all(u8::is_ascii_whitespace) {
@@ -118,15 +131,17 @@ fn socket_for<'a>(
 }
 
 /// Sends one datagram to `addr` from the listener bound to `local` (or the
-/// first of the address family).
-pub(crate) async fn send(
+/// first of the address family); `message`: a SIP message (counted in
+/// `messages_out`), not a STUN keep-alive.
+pub(crate) async fn send_datagram(
     inner: &Inner,
     addr: SocketAddr,
     local: Option<SocketAddr>,
     data: &[u8],
+    message: bool,
 ) -> Result<(), SendError> {
     let sock = socket_for(inner, addr, local, data)?;
     sock.send_to(data, addr).await?;
-    inner.counters.of(Transport::Udp).sent(data.len(), true);
+    inner.counters.of(Transport::Udp).sent(data.len(), message);
     Ok(())
 }

@@ -1145,3 +1145,52 @@ async fn udp_port_answers_stun_binding_requests() {
     let c = layer.counters().get(Transport::Udp);
     assert_eq!((c.parse_errors, c.messages_in), (2, 0));
 }
+
+/// RFC 5626 §4.4.2: a layer sends a STUN Binding Request from its SIP UDP
+/// socket to another layer's and gets the Binding Success Response back on
+/// `subscribe_stun`, with its own address as XOR-MAPPED-ADDRESS; the
+/// response is not a parse error. Binary that is not a Binding Response
+/// still is; STUN over a connection transport is refused.
+#[tokio::test]
+async fn stun_keepalive_round_trip_between_two_layers() {
+    use sipline_transport::stun::{BindingOutcome, BindingRequest};
+    let (server, _srx) = start(config(&[(Transport::Udp, "127.0.0.1:0")]));
+    let (client, mut crx) = start(config(&[(Transport::Udp, "127.0.0.1:0")]));
+    let server_addr = server.listener(Transport::Udp).unwrap();
+    let client_addr = client.listener(Transport::Udp).unwrap();
+    let mut stun = client.subscribe_stun();
+    let tid = *b"keepalive-01";
+    let dest = Destination::new(Transport::Udp, server_addr);
+    client.send_stun_binding(&dest, tid).await.unwrap();
+    let got = timeout(T, stun.recv()).await.unwrap().unwrap();
+    assert_eq!(got.response.transaction_id, tid);
+    assert_eq!(got.response.outcome, BindingOutcome::Mapped(client_addr));
+    assert_eq!((got.source, got.local), (server_addr, client_addr));
+    let c = client.counters().get(Transport::Udp);
+    assert_eq!((c.parse_errors, c.messages_in, c.messages_out), (0, 0, 0));
+    assert_eq!(server.counters().get(Transport::Udp).parse_errors, 0);
+
+    // a stray Binding Request to the client is answered, not passed up;
+    // garbage is still an error
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(&BindingRequest::new([5; 12]).encode(), client_addr)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 128];
+    let (n, _) = timeout(T, sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(&buf[8..20], &[5; 12]);
+    assert_eq!(n, 32);
+    sock.send_to(&[0x01, 0x01, 0x00, 0x00, 0, 0, 0, 0], client_addr)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(stun.try_recv().is_err(), "nothing else passed up");
+    assert!(crx.try_recv().is_err());
+    assert_eq!(client.counters().get(Transport::Udp).parse_errors, 1);
+
+    let tcp = Destination::new(Transport::Tcp, server_addr);
+    assert!(matches!(
+        client.send_stun_binding(&tcp, tid).await,
+        Err(SendError::Unsupported(Transport::Tcp))
+    ));
+}

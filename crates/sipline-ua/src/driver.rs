@@ -14,6 +14,7 @@ use sipline_dns::{
 };
 use sipline_message::uri::{Host, Scheme};
 use sipline_message::{Message, Method, Response, Transport, Uri};
+use sipline_transport::stun::{BindingOutcome, StunReceived, TransactionId};
 use sipline_transport::{
     response_destination, Destination, Incoming as Received, ListenSpec, PemSource,
     TlsClientConfig, TransportConfig, TransportLayer,
@@ -129,6 +130,37 @@ pub(crate) enum CallOp {
     Prack(Option<Body>),
     Transfer(Uri, Option<DialogId>),
     TransferProgress(u16),
+}
+
+/// How many times a STUN keep-alive is sent before the flow counts as
+/// failed. RFC 5389 §7.2.1 retransmits with a doubling RTO (Rc = 7, and
+/// RFC 5626 §4.4.2 waits for all of them, 16 × RTO); we stop at 3 sends
+/// (at 0, RTO and 3 × RTO, giving up at 7 × RTO: 3.5 s with the default
+/// 500 ms T1 as RTO), so a dead flow is found in seconds, well within the
+/// next keep-alive, and registered again.
+const STUN_SENDS: u32 = 3;
+
+/// A registration whose flow we keep alive (RFC 5626 §4.4).
+struct KeepAlive {
+    /// The URI of the first hop (outbound proxy or registrar).
+    first_hop: Uri,
+    /// Registered: keep-alives are due (RFC 5626 §4.2, §4.4).
+    registered: bool,
+    /// RFC 5626 §4.4.2: the XOR-MAPPED-ADDRESS of the flow's first STUN
+    /// Binding Response; a different one later means the flow failed.
+    mapped: Option<SocketAddr>,
+    /// The Binding Request waiting for its response.
+    pending: Option<StunPending>,
+}
+
+/// A STUN keep-alive in flight (RFC 5389 §7.2.1).
+struct StunPending {
+    transaction_id: TransactionId,
+    destination: Destination,
+    /// How many times it was sent.
+    sent: u32,
+    /// When to send it again, or give up.
+    next: tokio::time::Instant,
 }
 
 /// What the router knows: listeners, names resolved, local addresses.
@@ -252,6 +284,7 @@ pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaErr
     };
     let (layer, received) =
         TransportLayer::start(tc).map_err(|e| UaError::Transport(e.to_string()))?;
+    let stun = layer.subscribe_stun();
     let listeners = layer.listeners();
     let routes = Arc::new(Mutex::new(Routes {
         listeners: listeners.clone(),
@@ -305,7 +338,7 @@ pub(crate) async fn start(config: Config) -> Result<(UserAgent, Incoming), UaErr
         weak,
         listeners_cfg: config.clone(),
     };
-    tokio::spawn(driver.run(received, command_rx));
+    tokio::spawn(driver.run(received, command_rx, stun));
     Ok((
         ua,
         Incoming {
@@ -326,8 +359,8 @@ struct Driver {
     calls: HashMap<Handle, mpsc::UnboundedSender<CallEvent>>,
     requests: HashMap<Handle, oneshot::Sender<Result<Response, Failure>>>,
     registrations: HashMap<Handle, mpsc::UnboundedSender<RegistrationEvent>>,
-    /// Registrations to keep alive: handle → (URI of the first hop, registered).
-    keepalive: HashMap<Handle, (Uri, bool)>,
+    /// Registrations to keep alive.
+    keepalive: HashMap<Handle, KeepAlive>,
     subscriptions: HashMap<Handle, mpsc::UnboundedSender<SubscriptionEvent>>,
     incoming_subscriptions: mpsc::UnboundedSender<IncomingSubscription>,
     incoming_calls: mpsc::UnboundedSender<IncomingCall>,
@@ -343,10 +376,18 @@ impl Driver {
         mut self,
         mut received: mpsc::Receiver<Received>,
         mut commands: mpsc::UnboundedReceiver<Command>,
+        mut stun: broadcast::Receiver<StunReceived>,
     ) {
         let mut next_keepalive = self.next_keepalive();
         loop {
             let wake = self.endpoint.poll_timeout();
+            let stun_at = self.next_stun_retransmit();
+            let stun_timer = async {
+                match stun_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let keepalive_at = next_keepalive;
             let keepalive = async {
                 match keepalive_at {
@@ -386,6 +427,15 @@ impl Driver {
                     self.send_keepalives().await;
                     next_keepalive = self.next_keepalive();
                 }
+                () = stun_timer => {
+                    self.retransmit_keepalives().await;
+                }
+                r = stun.recv() => {
+                    // Lagged: some responses lost, as if on the network.
+                    if let Ok(r) = r {
+                        self.on_stun_response(r);
+                    }
+                }
             }
             if next_keepalive.is_none() {
                 next_keepalive = self.next_keepalive();
@@ -399,35 +449,124 @@ impl Driver {
     /// interval), if any registration wants one.
     fn next_keepalive(&self) -> Option<tokio::time::Instant> {
         let interval = self.listeners_cfg.keepalive?;
-        if !self.keepalive.values().any(|(_, registered)| *registered) {
+        if !self.keepalive.values().any(|k| k.registered) {
             return None;
         }
         let frac = 0.8 + 0.2 * rand::random::<f64>();
         Some(tokio::time::Instant::now() + interval.mul_f64(frac))
     }
 
-    /// A CRLFCRLF datagram to each registered UDP flow (RFC 5626 §3.5.1
-    /// gives STUN for UDP; registrars commonly take the CRLF form, which
-    /// refreshes NAT bindings the same way, and sipline serve ignores it).
-    /// Connection flows are pinged by the transport layer.
+    /// A STUN Binding Request to each registered UDP flow (RFC 5626
+    /// §4.4.2, §8), from the socket the REGISTER went out on, to the first
+    /// hop. The `keepalive` setting is the explicit indication that the
+    /// first hop takes STUN on its SIP port (§4.4, §8). A flow whose last
+    /// request is still unanswered is left to its retransmissions
+    /// ([`Driver::retransmit_keepalives`]); the responses come back on the
+    /// transport layer's STUN channel ([`Driver::on_stun_response`]), and a
+    /// missing response or a changed XOR-MAPPED-ADDRESS makes the
+    /// registration register again at once (§4.4.2, §4.5). Connection flows
+    /// (TCP, TLS, WS) are pinged with CRLF by the transport layer (§4.4.1).
     async fn send_keepalives(&mut self) {
-        let hops: Vec<Destination> = match self.routes.lock() {
+        let due: Vec<(Handle, Destination)> = match self.routes.lock() {
             Ok(mut r) => self
                 .keepalive
-                .values()
-                .filter(|(_, registered)| *registered)
-                .filter_map(|(uri, _)| r.hop(uri))
-                .map(|h| h.destination)
-                .filter(|d| d.transport == Transport::Udp)
+                .iter()
+                .filter(|(_, k)| k.registered && k.pending.is_none())
+                .filter_map(|(h, k)| Some((*h, r.hop(&k.first_hop)?.destination)))
+                .filter(|(_, d)| d.transport == Transport::Udp)
                 .collect(),
             Err(_) => return,
         };
-        for d in hops {
+        let rto = self.listeners_cfg.t1;
+        for (h, destination) in due {
+            // RFC 5389 §6: a new random 96-bit transaction ID per request.
+            let transaction_id: TransactionId = rand::random();
             let _ = self
                 .layer
-                .send_bytes(&d, Bytes::from_static(b"\r\n\r\n"))
+                .send_stun_binding(&destination, transaction_id)
                 .await;
+            if let Some(k) = self.keepalive.get_mut(&h) {
+                k.pending = Some(StunPending {
+                    transaction_id,
+                    destination,
+                    sent: 1,
+                    next: tokio::time::Instant::now() + rto,
+                });
+            }
         }
+    }
+
+    /// When the next STUN keep-alive is due to be sent again (or given up).
+    fn next_stun_retransmit(&self) -> Option<tokio::time::Instant> {
+        self.keepalive
+            .values()
+            .filter_map(|k| k.pending.as_ref().map(|p| p.next))
+            .min()
+    }
+
+    /// RFC 5389 §7.2.1: a Binding Request unanswered after RTO is sent
+    /// again, the wait doubling each time; after the last (`STUN_SENDS`)
+    /// the flow has failed (RFC 5626 §4.4.2, §8: "failure of a STUN
+    /// request (including its retransmissions) is considered a failure of
+    /// the underlying flow").
+    async fn retransmit_keepalives(&mut self) {
+        let now = tokio::time::Instant::now();
+        let rto = self.listeners_cfg.t1;
+        let due: Vec<Handle> = self
+            .keepalive
+            .iter()
+            .filter(|(_, k)| k.pending.as_ref().is_some_and(|p| p.next <= now))
+            .map(|(h, _)| *h)
+            .collect();
+        for h in due {
+            let Some(p) = self.keepalive.get_mut(&h).and_then(|k| k.pending.as_mut()) else {
+                continue;
+            };
+            if p.sent >= STUN_SENDS {
+                self.flow_failed(h);
+                continue;
+            }
+            let wait = rto * 2u32.pow(p.sent);
+            p.sent += 1;
+            p.next = now + wait;
+            let (d, tid) = (p.destination.clone(), p.transaction_id);
+            let _ = self.layer.send_stun_binding(&d, tid).await;
+        }
+    }
+
+    /// A Binding Response: matched to our request by transaction ID (RFC
+    /// 5389 §7.3.3; anything else is ignored). RFC 5626 §4.4.2: an error
+    /// response, or an XOR-MAPPED-ADDRESS other than the flow's first, is a
+    /// failure of the flow.
+    fn on_stun_response(&mut self, r: StunReceived) {
+        let tid = r.response.transaction_id;
+        let Some((h, k)) = self
+            .keepalive
+            .iter_mut()
+            .find(|(_, k)| k.pending.as_ref().is_some_and(|p| p.transaction_id == tid))
+        else {
+            return;
+        };
+        let h = *h;
+        k.pending = None;
+        match r.response.outcome {
+            BindingOutcome::Mapped(a) if k.mapped.is_none_or(|m| m == a) => {
+                k.mapped = Some(a);
+            }
+            BindingOutcome::Mapped(_) | BindingOutcome::Error(_) => self.flow_failed(h),
+        }
+    }
+
+    /// The flow of registration `h` failed (RFC 5626 §4.4.2): forget what
+    /// we knew of it, stop its keep-alives until it is registered again,
+    /// and have the endpoint register again now over a new flow (§4.5).
+    fn flow_failed(&mut self, h: Handle) {
+        if let Some(k) = self.keepalive.get_mut(&h) {
+            k.registered = false;
+            k.mapped = None;
+            k.pending = None;
+        }
+        let _ = self.endpoint.flow_failed(Instant::now(), h);
     }
 
     fn on_received(&mut self, m: Received) {
@@ -544,7 +683,15 @@ impl Driver {
                 let r = self.endpoint.register(now, registrar, expires).map(|h| {
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.registrations.insert(h, tx);
-                    self.keepalive.insert(h, (first_hop, false));
+                    self.keepalive.insert(
+                        h,
+                        KeepAlive {
+                            first_hop,
+                            registered: false,
+                            mapped: None,
+                            pending: None,
+                        },
+                    );
                     (h, rx)
                 });
                 let _ = reply.send(r.map_err(UaError::from));
@@ -702,7 +849,10 @@ impl Driver {
                         | RegistrationEvent::Failed { retry_in: None, .. }
                 );
                 if let Some(k) = self.keepalive.get_mut(&registration) {
-                    k.1 = matches!(event, RegistrationEvent::Registered { .. });
+                    k.registered = matches!(event, RegistrationEvent::Registered { .. });
+                    if !k.registered {
+                        k.pending = None;
+                    }
                 }
                 if let Some(tx) = self.registrations.get(&registration) {
                     let _ = tx.send(event);

@@ -409,8 +409,9 @@ fn blind_transfer() {
 }
 
 /// RFC 5626: `--outbound` registers with `+sip.instance` and `reg-id`
-/// (and Supported: outbound); `--keepalive` sends CRLFCRLF keep-alives to
-/// the registrar while registered, none before the 200.
+/// (and Supported: outbound); `--keepalive` sends STUN Binding Requests
+/// to the registrar while registered (RFC 5626 §4.4.2: UDP), none before
+/// the 200; answered, they keep the registration as it is.
 #[test]
 fn outbound_registration_with_keepalives() {
     let registrar = udp_socket(Duration::from_millis(200));
@@ -435,20 +436,34 @@ fn outbound_registration_with_keepalives() {
     let mut buf = [0u8; 65535];
     let mut register = None;
     let mut keepalives = 0;
+    let mut registers = 0;
     let mut removed = false;
     let end = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < end && !removed {
         let Ok((n, from)) = registrar.recv_from(&mut buf) else {
             continue;
         };
-        if &buf[..n] == b"\r\n\r\n" {
+        let data = &buf[..n];
+        if n == 20 && data[..2] == [0x00, 0x01] && data[4..8] == [0x21, 0x12, 0xa4, 0x42] {
             assert!(register.is_some(), "keep-alive before the registration");
             keepalives += 1;
+            // RFC 5389 §15.2: Binding Success Response, XOR-MAPPED-ADDRESS
+            let std::net::SocketAddr::V4(a) = from else {
+                panic!("{from}")
+            };
+            let mut r = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
+            r.extend_from_slice(&data[8..20]);
+            r.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+            r.extend_from_slice(&(a.port() ^ 0x2112).to_be_bytes());
+            r.extend_from_slice(&(u32::from(*a.ip()) ^ 0x2112_a442).to_be_bytes());
+            registrar.send_to(&r, from).unwrap();
             continue;
         }
+        assert_ne!(data, b"\r\n\r\n", "no CRLF keep-alives over UDP");
         let req =
             sipline_message::Message::parse(sipline_message::Bytes::copy_from_slice(&buf[..n]))
                 .unwrap();
+        registers += 1;
         if req.expires().unwrap() == Some(0) {
             removed = true;
         } else {
@@ -474,6 +489,7 @@ fn outbound_registration_with_keepalives() {
         .get("Supported")
         .is_some_and(|v| v.contains("outbound")));
     assert!(removed, "unregistered at the end");
+    assert_eq!(registers, 2, "one REGISTER and its removal: the flow held");
     // 1.5 s registered, one every 160-200 ms.
     assert!((5..=10).contains(&keepalives), "{keepalives} keep-alives");
 }
