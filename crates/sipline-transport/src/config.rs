@@ -12,7 +12,8 @@ pub struct ListenSpec {
     pub transport: Transport,
     /// The address; port 0 picks a free port ([`crate::TransportLayer::listeners`]
     /// reports it). A TCP listener with port 0 on the same IP as a UDP listener
-    /// with port 0 is given the UDP port when it is free, as RFC 3261 §18.2.1
+    /// with port 0 is given the UDP port (the UDP port is picked again, a few
+    /// times, while that TCP port is taken), as RFC 3261 §18.2.1
     /// wants ("for any port and interface that a server listens on for UDP, it
     /// MUST listen on that same port and interface for TCP").
     pub addr: SocketAddr,

@@ -174,6 +174,33 @@ enum Bound {
     Tcp(Transport, SocketAddr, tokio::net::TcpListener),
 }
 
+/// Binds a TCP listener on the port of `udp`, a UDP listener bound from
+/// `spec` with port 0 (RFC 3261 §18.2.1: a server listening on a UDP port
+/// MUST listen on the same port for TCP). The kernel picked that port free
+/// for UDP only; the same TCP port may be taken, e.g. as the local port of
+/// an outgoing connection of this or another process (Linux gives those
+/// from the same range). The listeners then got different ports; now the
+/// UDP socket is bound again on another port and the pair tried again, a
+/// few times. None if every try failed.
+fn pair_with_udp(udp: &mut Bound, spec: SocketAddr) -> Option<tokio::net::TcpListener> {
+    const TRIES: usize = 16;
+    for _ in 0..TRIES {
+        let Bound::Udp(addr, _) = udp else {
+            return None;
+        };
+        match tcp::bind(*addr) {
+            Ok(l) => return Some(l),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {}
+            Err(_) => return None,
+        }
+        // Bound before the old socket closes, so it gets another port.
+        let sock = udp::bind(spec).ok()?;
+        let addr = sock.local_addr().ok()?;
+        *udp = Bound::Udp(addr, Arc::new(sock));
+    }
+    None
+}
+
 impl TransportLayer {
     /// Binds every listener of `config` and starts receiving. Must be called
     /// within a tokio runtime. Fails if a listener cannot be bound, a TLS or
@@ -209,7 +236,8 @@ impl TransportLayer {
         // UDP first, so that a TCP listener with port 0 can take the same
         // port (RFC 3261 §18.2.1).
         let mut bound = Vec::new();
-        let mut udp_ports: HashMap<IpAddr, u16> = HashMap::new();
+        // IP -> where in `bound` its first UDP listener with port 0 is, and its spec
+        let mut udp_any: HashMap<IpAddr, (usize, SocketAddr)> = HashMap::new();
         for spec in config
             .listen
             .iter()
@@ -218,7 +246,7 @@ impl TransportLayer {
             let sock = udp::bind(spec.addr)?;
             let addr = sock.local_addr()?;
             if spec.addr.port() == 0 {
-                udp_ports.entry(addr.ip()).or_insert(addr.port());
+                udp_any.entry(addr.ip()).or_insert((bound.len(), spec.addr));
             }
             bound.push(Bound::Udp(addr, Arc::new(sock)));
         }
@@ -239,9 +267,9 @@ impl TransportLayer {
                 _ => {}
             }
             let paired = (t == Transport::Tcp && spec.addr.port() == 0)
-                .then(|| udp_ports.remove(&spec.addr.ip()))
+                .then(|| udp_any.remove(&spec.addr.ip()))
                 .flatten()
-                .and_then(|p| tcp::bind(SocketAddr::new(spec.addr.ip(), p)).ok());
+                .and_then(|(i, udp_spec)| pair_with_udp(&mut bound[i], udp_spec));
             let listener = match paired {
                 Some(l) => l,
                 None => tcp::bind(spec.addr)?,

@@ -117,6 +117,37 @@ async fn closed_event(events: &mut broadcast::Receiver<TransportEvent>) -> Close
     }
 }
 
+/// Waits for the close of the connection whose peer is `remote`; events of
+/// other connections are skipped (tests run side by side, each on its own
+/// ports, but a stray connection should not fail a test).
+async fn closed_event_of(
+    events: &mut broadcast::Receiver<TransportEvent>,
+    remote: SocketAddr,
+) -> CloseReason {
+    loop {
+        match timeout(T, events.recv()).await.unwrap().unwrap() {
+            TransportEvent::ConnectionClosed {
+                reason, remote: r, ..
+            } if r == remote => return reason,
+            _ => {}
+        }
+    }
+}
+
+/// A loopback address where nothing listens, for as long as the socket
+/// lives: it is bound without SO_REUSEADDR and does not listen, so a
+/// connection to it is refused, and no test running alongside can listen on
+/// its port meanwhile. (A listener bound on port 0 and closed again does not
+/// do: its port can be picked at once by another test's listener, which then
+/// gets the connection that was meant to be refused.)
+fn refusing_addr() -> (socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&sa("127.0.0.1:0").into()).unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    (s, addr)
+}
+
 // ---------------------------------------------------------------- UDP
 
 async fn udp_both_ways(ip: &str) {
@@ -272,12 +303,8 @@ async fn large_udp_request_goes_over_tcp_with_via_rewritten() {
     let (udp_only, _rx) = start(config(&[(Transport::Udp, "127.0.0.1:0")]));
     let mut dest = Destination::new(Transport::Udp, udp_only.listener(Transport::Udp).unwrap());
     // make sure nothing listens on TCP there
-    dest.addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = l.local_addr().unwrap();
-        drop(l);
-        a
-    };
+    let (_refusing, addr) = refusing_addr();
+    dest.addr = addr;
     let err = client.send(&dest, &req).await.unwrap_err();
     assert!(matches!(err, SendError::ConnectRefused { .. }), "{err:?}");
 }
@@ -374,10 +401,7 @@ async fn tcp_ipv6_layer_to_layer_with_connection_reuse() {
 #[tokio::test]
 async fn tcp_connect_refused_is_reported() {
     let (client, _rx) = start(config(&[]));
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let (_refusing, addr) = refusing_addr();
     let req = request("OPTIONS", "TCP 127.0.0.1", "z9hG4bKref", "");
     let err = client
         .send(&Destination::new(Transport::Tcp, addr), &req)
@@ -534,7 +558,10 @@ async fn idle_connections_are_closed() {
     let started = std::time::Instant::now();
     expect_eof(&mut s).await;
     assert!(started.elapsed() >= Duration::from_millis(250));
-    assert_eq!(closed_event(&mut events).await, CloseReason::Idle);
+    // Ours, not another's: a connection meant for a closed port of a test
+    // running alongside once came here and closed first (PeerClosed).
+    let ours = s.local_addr().unwrap();
+    assert_eq!(closed_event_of(&mut events, ours).await, CloseReason::Idle);
 }
 
 // ---------------------------------------------------------------- TLS
@@ -804,18 +831,43 @@ async fn response_falls_back_to_a_new_connection_when_the_first_closed() {
 
 #[tokio::test]
 async fn dropping_the_layer_stops_it() {
-    let (server, rx) = start(config(&[(Transport::Tcp, "127.0.0.1:0")]));
+    let (server, mut rx) = start(config(&[(Transport::Tcp, "127.0.0.1:0")]));
     let addr = server.listener(Transport::Tcp).unwrap();
     let clone = server.clone();
     drop(server);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(
-        TcpStream::connect(addr).await.is_ok(),
-        "a clone keeps it running"
-    );
+    // a clone keeps it running: it accepts and reads
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let m = request_text("OPTIONS", "TCP 127.0.0.1", "z9hG4bKdrop", "");
+    c.write_all(m.as_bytes()).await.unwrap();
+    assert_eq!(recv(&mut rx).await.message.branch(), Some("z9hG4bKdrop"));
     drop((clone, rx));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(TcpStream::connect(addr).await.is_err());
+    // its connections are closed...
+    expect_eof(&mut c).await;
+    // ...and so is its listener: the port can be bound again. Not checked
+    // by connecting to it, as it once was: a closed port can be taken at
+    // once by the listener of a test running alongside, and then the
+    // connection succeeded (failing this test) and reached that test (failing
+    // it too: idle_connections_are_closed saw it close first). A bind with
+    // SO_REUSEADDR fails with EADDRINUSE while a socket listens on the
+    // address; the probe does not listen, so nothing can connect to it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let probe =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        probe.set_reuse_address(true).unwrap();
+        match probe.bind(&addr.into()) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                // ours still listening, or another test's listener took the port
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{addr} still listened on 10 s after the layer was dropped"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- keep-alive (RFC 5626 §4.4.1)
