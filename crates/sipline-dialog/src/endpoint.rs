@@ -357,6 +357,12 @@ pub enum RegistrationEvent {
         expires: u32,
         /// All bindings of the AOR the 200 listed.
         contacts: Vec<String>,
+        /// The registrar (or the edge proxy) supports RFC 5626 outbound
+        /// over this flow: the 2xx carried `Require: outbound` (§4.2, §6)
+        /// or its first Path URI has `ob` (§8). Only then may the UA send
+        /// STUN keep-alives on the flow (§8: "MUST NOT send STUN requests
+        /// over a flow unless it has an explicit indication").
+        outbound: bool,
     },
     /// A final failure response or no response; retried with back-off
     /// (RFC 5626 §4.5) unless `retry_in` is `None` (403, 404 ...).
@@ -3099,6 +3105,15 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 }
             }
             let expires = granted.or(header_expires).unwrap_or(reg.expires);
+            let outbound = msg
+                .tokens(StdHeader::Require)
+                .iter()
+                .any(|t| t.trim().eq_ignore_ascii_case("outbound"))
+                || msg
+                    .name_addrs(StdHeader::Path)
+                    .ok()
+                    .and_then(|p| p.into_iter().next())
+                    .is_some_and(|p| p.uri.as_sip().is_some_and(|u| u.has_param("ob")));
             // Refresh ahead of expiry: halfway for short bindings, else
             // ten minutes early.
             let ahead = if expires > 1200 {
@@ -3114,6 +3129,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 event: RegistrationEvent::Registered {
                     expires,
                     contacts: listed,
+                    outbound,
                 },
             });
         } else {

@@ -131,9 +131,15 @@ fn register_challenge_refresh_backoff_and_remove() {
     match &w.events[a][0].1 {
         Event::Registration {
             registration,
-            event: RegistrationEvent::Registered { expires, contacts },
+            event:
+                RegistrationEvent::Registered {
+                    expires,
+                    contacts,
+                    outbound,
+                },
         } => {
             assert_eq!(*registration, reg);
+            assert!(!outbound, "no Require: outbound in the 200");
             assert_eq!(*expires, 60, "the granted expiry of our own contact");
             assert_eq!(contacts.len(), 2);
         }

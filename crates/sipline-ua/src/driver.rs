@@ -146,6 +146,10 @@ struct KeepAlive {
     first_hop: Uri,
     /// Registered: keep-alives are due (RFC 5626 §4.2, §4.4).
     registered: bool,
+    /// The last 2xx said the first hop supports outbound (`Require:
+    /// outbound`, or `ob` in its first Path URI): the explicit indication
+    /// RFC 5626 §8 asks for before any STUN is sent on the flow.
+    stun: bool,
     /// RFC 5626 §4.4.2: the XOR-MAPPED-ADDRESS of the flow's first STUN
     /// Binding Response; a different one later means the flow failed.
     mapped: Option<SocketAddr>,
@@ -458,8 +462,12 @@ impl Driver {
 
     /// A STUN Binding Request to each registered UDP flow (RFC 5626
     /// §4.4.2, §8), from the socket the REGISTER went out on, to the first
-    /// hop. The `keepalive` setting is the explicit indication that the
-    /// first hop takes STUN on its SIP port (§4.4, §8). A flow whose last
+    /// hop, when the registration's 2xx said the first hop supports
+    /// outbound (§8: the `keepalive` setting alone is the kind of "Do
+    /// keep-alives?" option that MUST NOT imply STUN support). Other UDP
+    /// flows get a CRLFCRLF datagram instead, which refreshes a NAT binding
+    /// just as well and which registrars commonly ignore, without failure
+    /// detection. A flow whose last
     /// request is still unanswered is left to its retransmissions
     /// ([`Driver::retransmit_keepalives`]); the responses come back on the
     /// transport layer's STUN channel ([`Driver::on_stun_response`]), and a
@@ -467,18 +475,25 @@ impl Driver {
     /// registration register again at once (§4.4.2, §4.5). Connection flows
     /// (TCP, TLS, WS) are pinged with CRLF by the transport layer (§4.4.1).
     async fn send_keepalives(&mut self) {
-        let due: Vec<(Handle, Destination)> = match self.routes.lock() {
+        let due: Vec<(Handle, Destination, bool)> = match self.routes.lock() {
             Ok(mut r) => self
                 .keepalive
                 .iter()
                 .filter(|(_, k)| k.registered && k.pending.is_none())
-                .filter_map(|(h, k)| Some((*h, r.hop(&k.first_hop)?.destination)))
-                .filter(|(_, d)| d.transport == Transport::Udp)
+                .filter_map(|(h, k)| Some((*h, r.hop(&k.first_hop)?.destination, k.stun)))
+                .filter(|(_, d, _)| d.transport == Transport::Udp)
                 .collect(),
             Err(_) => return,
         };
         let rto = self.listeners_cfg.t1;
-        for (h, destination) in due {
+        for (h, destination, stun) in due {
+            if !stun {
+                let _ = self
+                    .layer
+                    .send_bytes(&destination, Bytes::from_static(b"\r\n\r\n"))
+                    .await;
+                continue;
+            }
             // RFC 5389 §6: a new random 96-bit transaction ID per request.
             let transaction_id: TransactionId = rand::random();
             let _ = self
@@ -688,6 +703,7 @@ impl Driver {
                         KeepAlive {
                             first_hop,
                             registered: false,
+                            stun: false,
                             mapped: None,
                             pending: None,
                         },
@@ -850,6 +866,7 @@ impl Driver {
                 );
                 if let Some(k) = self.keepalive.get_mut(&registration) {
                     k.registered = matches!(event, RegistrationEvent::Registered { .. });
+                    k.stun = matches!(event, RegistrationEvent::Registered { outbound: true, .. });
                     if !k.registered {
                         k.pending = None;
                     }

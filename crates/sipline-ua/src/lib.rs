@@ -74,14 +74,15 @@ pub struct Config {
     /// registrar that supports it routes calls back over our flow.
     pub outbound: bool,
     /// RFC 5626 §4.4 keep-alives towards the registrar (or outbound proxy)
-    /// while registered: over UDP a STUN Binding Request (§4.4.2, §8; the
-    /// first hop must answer STUN on its SIP port, as `sipline serve`
-    /// does), and a missing answer or a changed XOR-MAPPED-ADDRESS makes
-    /// the registration register again at once (§4.5); CRLF pings (with
-    /// pong check, §4.4.1) on the connections we open over TCP/TLS/WS.
-    /// Each wait is drawn between 80% and 100% of this. Setting it is the
-    /// explicit indication §8 asks for before sending STUN. `None`: no
-    /// keep-alives.
+    /// while registered: over UDP a STUN Binding Request (§4.4.2, §8)
+    /// when the registration's 2xx said `Require: outbound` or had `ob` in
+    /// its first Path URI (the explicit indication §8 asks for; this
+    /// setting alone is not one), and a missing answer or a changed
+    /// XOR-MAPPED-ADDRESS makes the registration register again at once
+    /// (§4.5); else a CRLFCRLF datagram (a NAT refresh, no failure
+    /// detection). CRLF pings (with pong check, §4.4.1) on the connections
+    /// we open over TCP/TLS/WS. Each wait is drawn between 80% and 100% of
+    /// this. `None`: no keep-alives.
     pub keepalive: Option<Duration>,
 }
 

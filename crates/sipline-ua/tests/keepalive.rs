@@ -26,7 +26,7 @@ enum Seen {
 }
 
 /// How the fake registrar answers the `n`th (0-based) Binding Request.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Answer {
     /// With the sender's address.
     Truthfully,
@@ -34,6 +34,9 @@ enum Answer {
     ChangeAt(usize),
     /// Not at all.
     Never,
+    /// Not at all, and its 200 to REGISTER has no `Require: outbound`:
+    /// a registrar that does not support RFC 5626.
+    NoOutbound,
 }
 
 /// RFC 5389 §6, §15.2, written out here rather than taken from the crate.
@@ -70,7 +73,7 @@ async fn fake_registrar(answer: Answer) -> (SocketAddr, mpsc::UnboundedReceiver<
                 let mut tid = [0u8; 12];
                 tid.copy_from_slice(&data[8..20]);
                 let mapped = match answer {
-                    Answer::Never => None,
+                    Answer::Never | Answer::NoOutbound => None,
                     Answer::ChangeAt(k) if stun_seen >= k => {
                         Some(SocketAddr::from(([198, 51, 100, 7], 40_000)))
                     }
@@ -92,6 +95,10 @@ async fn fake_registrar(answer: Answer) -> (SocketAddr, mpsc::UnboundedReceiver<
             let mut ok = response_to(&req, StatusCode::OK, Some("reg"));
             if let Some(c) = req.headers.get(StdHeader::Contact) {
                 ok.headers.push("Contact", format!("{c};expires=3600"));
+            }
+            // RFC 5626 §6: outbound registration succeeded.
+            if answer != Answer::NoOutbound {
+                ok.headers.push(StdHeader::Require, "outbound");
             }
             let _ = sock.send_to(&Message::Response(ok).to_bytes(), from).await;
             if tx.send(Seen::Register).is_err() {
@@ -208,4 +215,21 @@ async fn unanswered_keepalive_makes_the_ua_register_again() {
         waited >= Duration::from_millis(650) && waited < Duration::from_secs(3),
         "{waited:?}"
     );
+}
+
+/// RFC 5626 §8: no STUN without an explicit indication. A 200 without
+/// `Require: outbound` (and without `ob` in a Path) gives none, so the
+/// UA's UDP keep-alives stay CRLFCRLF datagrams (NAT refresh only), and it
+/// does not take the missing STUN answers for a failed flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_stun_without_require_outbound() {
+    let (registrar, mut seen) = fake_registrar(Answer::NoOutbound).await;
+    let (_ua, _reg) = registered_ua(registrar).await;
+    assert!(matches!(next(&mut seen).await, Seen::Register));
+    for _ in 0..4 {
+        match next(&mut seen).await {
+            Seen::Other(o) => assert_eq!(o, b"\r\n\r\n"),
+            other => panic!("only CRLF keep-alives: {other:?}"),
+        }
+    }
 }

@@ -411,7 +411,8 @@ fn blind_transfer() {
 /// RFC 5626: `--outbound` registers with `+sip.instance` and `reg-id`
 /// (and Supported: outbound); `--keepalive` sends STUN Binding Requests
 /// to the registrar while registered (RFC 5626 §4.4.2: UDP), none before
-/// the 200; answered, they keep the registration as it is.
+/// the 200 (whose `Require: outbound` is the §8 indication); answered,
+/// they keep the registration as it is.
 #[test]
 fn outbound_registration_with_keepalives() {
     let registrar = udp_socket(Duration::from_millis(200));
@@ -469,11 +470,14 @@ fn outbound_registration_with_keepalives() {
         } else {
             register.get_or_insert(req.clone());
         }
-        let ok = sipline_message::builder::response_to(
+        let mut ok = sipline_message::builder::response_to(
             req.as_request().unwrap(),
             sipline_message::StatusCode::OK,
             Some("r"),
         );
+        // RFC 5626 §6: outbound registration succeeded; the UA's STUN
+        // keep-alives need this indication (§8).
+        ok.headers.push("Require", "outbound");
         registrar
             .send_to(&sipline_message::Message::Response(ok).to_bytes(), from)
             .unwrap();

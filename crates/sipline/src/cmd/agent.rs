@@ -49,8 +49,9 @@ pub(crate) struct Common {
     #[arg(long)]
     pub(crate) outbound: bool,
     /// Send keep-alives to the registrar every this many seconds while
-    /// registered (RFC 5626 §4.4: STUN over UDP, CRLF over connections;
-    /// 80-100% of it, drawn each time).
+    /// registered (RFC 5626 §4.4: STUN over UDP when the 200 said
+    /// `Require: outbound`, else CRLFCRLF; CRLF over connections; 80-100%
+    /// of it, drawn each time).
     #[arg(long)]
     pub(crate) keepalive: Option<f64>,
     /// One JSON object per line on standard output for each event.

@@ -64,7 +64,9 @@ async fn register(args: &RegisterArgs) -> ExitCode {
             ev = reg.next_event() => {
                 let Some(ev) = ev else { break ExitCode::from(exit::FAILURE) };
                 match ev {
-                    RegistrationEvent::Registered { expires, contacts } => {
+                    RegistrationEvent::Registered {
+                        expires, contacts, ..
+                    } => {
                         agent.event(
                             "registered",
                             serde_json::json!({"expires": expires, "contacts": contacts}),
