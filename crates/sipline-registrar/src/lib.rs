@@ -53,6 +53,7 @@ pub use store::{LocationStore, StoreError};
 use sipline_message::uri::escape::unescape_lossy;
 use sipline_message::{Message, StatusCode, Uri};
 use std::time::{SystemTime, UNIX_EPOCH};
+use std::fmt::Write as _;
 
 /// The current time in Unix seconds.
 pub fn unix_now() -> u64 {
@@ -78,6 +79,8 @@ pub fn unix_now() -> u64 {
 /// use sipline_message::Uri;
 /// let u = Uri::parse("sip:%62ob@BILOXI.example.com:5060;user=phone?X=1").unwrap();
 /// assert_eq!(sipline_registrar::canonical_aor(&u), "sip:bob@biloxi.example.com");
+/// let u = Uri::parse("sips:Alice@Atlanta.Example.COM:5062").unwrap();
+/// assert_eq!(sipline_registrar::canonical_aor(&u), "sips:Alice@atlanta.example.com:5062");
 /// ```
 pub fn canonical_aor(uri: &Uri) -> String {
     match uri {
@@ -89,10 +92,13 @@ pub fn canonical_aor(uri: &Uri) -> String {
                 out.push_str(&unescape_lossy(user));
                 out.push('@');
             }
-            out.push_str(&s.host.to_string().to_ascii_lowercase());
+            // Written in place (no temporary strings: a registrar computes
+            // this for every REGISTER).
+            let host = out.len();
+            let _ = write!(out, "{}", s.host);
+            out[host..].make_ascii_lowercase();
             if let Some(port) = s.port.filter(|&p| p != s.scheme.default_port()) {
-                out.push(':');
-                out.push_str(&port.to_string());
+                let _ = write!(out, ":{port}");
             }
             out
         }

@@ -157,11 +157,28 @@ enum Attempt {
 
 /// Random text for tags, branches and Call-IDs: at least 32 random bits
 /// from a cryptographic generator (RFC 3261 §19.3, §8.1.1.7).
+/// One allocation: a registrar makes one for every REGISTER's To tag.
 pub(crate) fn random_token(bytes: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut rng = rand::rng();
-    (0..bytes)
-        .map(|_| format!("{:02x}", rng.random::<u8>()))
-        .collect()
+    let mut s = String::with_capacity(bytes * 2);
+    for _ in 0..bytes {
+        let b = rng.random::<u8>();
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+#[cfg(test)]
+mod token_tests {
+    #[test]
+    fn random_token_is_lower_hex_of_the_length_asked() {
+        let a = super::random_token(8);
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(a, super::random_token(8));
+    }
 }
 
 fn build_request(uri: &Uri, method: &Method, transport: Transport, local: SocketAddr) -> Message {
