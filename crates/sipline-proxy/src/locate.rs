@@ -175,12 +175,12 @@ mod tests {
             path: vec!["<sip:edge.example.com;lr>".into()],
             instance: Some("<urn:uuid:1>".into()),
             reg_id: Some(1),
-            source: Some(Source {
+            source: Some(std::sync::Arc::new(Source {
                 transport: "TCP".into(),
                 remote: "192.0.2.4:5070".into(),
                 local: None,
                 connection: Some("conn-7".into()),
-            }),
+            })),
             user_agent: None,
             updated_at: 1_000,
         };

@@ -4,6 +4,7 @@
 
 use sipline_message::Uri;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// Where a REGISTER came from: what RFC 5626 §6 calls "enough information to
 /// uniquely identify the network flow over which the request arrived". All
@@ -65,7 +66,9 @@ pub struct Binding {
     /// applied (RFC 5626 §6); with `instance` it keys the binding.
     pub reg_id: Option<u32>,
     /// The flow the REGISTER arrived on (RFC 5626 §6), for NAT traversal.
-    pub source: Option<Source>,
+    /// Shared: every binding a REGISTER writes, and every copy of them,
+    /// points at the one value.
+    pub source: Option<Arc<Source>>,
     /// The User-Agent header of the REGISTER, if any.
     pub user_agent: Option<String>,
     /// When the binding was last written, Unix seconds.
@@ -228,12 +231,12 @@ impl Binding {
             None
         };
         let source = if get_u8(input)? == 1 {
-            Some(Source {
+            Some(Arc::new(Source {
                 transport: get_str(input)?,
                 remote: get_str(input)?,
                 local: get_opt_str(input)?,
                 connection: get_opt_str(input)?,
-            })
+            }))
         } else {
             None
         };
@@ -397,12 +400,12 @@ mod tests {
             path: vec!["<sip:edge.example.com;lr;ob>".into()],
             instance: Some("<urn:uuid:1>".into()),
             reg_id: Some(1),
-            source: Some(Source {
+            source: Some(Arc::new(Source {
                 transport: "TCP".into(),
                 remote: "192.0.2.4:50000".into(),
                 local: None,
                 connection: Some("conn-9".into()),
-            }),
+            })),
             user_agent: Some("test/1".into()),
             updated_at: 1_699_999_000,
         }

@@ -52,8 +52,8 @@ pub use store::{LocationStore, StoreError};
 
 use sipline_message::uri::escape::unescape_lossy;
 use sipline_message::{Message, StatusCode, Uri};
-use std::time::{SystemTime, UNIX_EPOCH};
 use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time in Unix seconds.
 pub fn unix_now() -> u64 {

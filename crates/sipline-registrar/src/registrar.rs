@@ -15,6 +15,7 @@ use sipline_message::header::{Contact, NameAddr, StdHeader, Via};
 use sipline_message::{Message, Method, Request, StatusCode, Uri};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// Registrar policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +67,7 @@ impl Default for RegistrarConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegisterContext {
     /// The flow the request arrived on, stored in the bindings (RFC 5626 §6).
-    pub source: Option<Source>,
+    pub source: Option<Arc<Source>>,
     /// To tag for the response (RFC 3261 §8.2.6.2). When `None`, one is
     /// derived from the Call-ID, CSeq and time.
     pub to_tag: Option<String>,

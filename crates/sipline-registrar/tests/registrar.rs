@@ -606,12 +606,12 @@ fn outbound_several_live_contacts_with_reg_id_is_400() {
 fn source_and_user_agent_stored() {
     let e = Env::new();
     let ctx = RegisterContext {
-        source: Some(Source {
+        source: Some(std::sync::Arc::new(Source {
             transport: "TCP".into(),
             remote: "203.0.113.9:40000".into(),
             local: Some("192.0.2.1:5060".into()),
             connection: Some("conn-42".into()),
-        }),
+        })),
         to_tag: Some("regtag".into()),
         ..Default::default()
     };

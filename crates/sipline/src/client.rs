@@ -176,7 +176,9 @@ mod token_tests {
     fn random_token_is_lower_hex_of_the_length_asked() {
         let a = super::random_token(8);
         assert_eq!(a.len(), 16);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_ne!(a, super::random_token(8));
     }
 }

@@ -1321,7 +1321,7 @@ impl Server {
             }
         }
         let ctx = RegisterContext {
-            source: Some(source),
+            source: Some(Arc::new(source)),
             to_tag: Some(tag()),
             // The store takes the whole list (below), never the changes.
             bindings_only: true,
