@@ -116,6 +116,18 @@ impl Binding {
         }
     }
 
+    /// `self.key() == other.key()`, without making the keys.
+    pub fn same_key(&self, other: &Binding) -> bool {
+        match (
+            (&self.instance, self.reg_id),
+            (&other.instance, other.reg_id),
+        ) {
+            ((Some(a), Some(x)), (Some(b), Some(y))) => a == b && x == y,
+            ((Some(_), Some(_)), _) | (_, (Some(_), Some(_))) => false,
+            _ => self.contact_uri == other.contact_uri,
+        }
+    }
+
     /// Seconds until expiry (0 once expired).
     pub fn remaining(&self, now: u64) -> u32 {
         u32::try_from(self.expires_at.saturating_sub(now)).unwrap_or(u32::MAX)
@@ -425,6 +437,34 @@ mod tests {
         assert_eq!(decode_bindings(&enc[..enc.len() - 1]), Err(DecodeError));
         assert_eq!(decode_bindings(&[]), Err(DecodeError));
         assert_eq!(decode_bindings(&encode_bindings(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn same_key_agrees_with_key() {
+        let flow = sample();
+        let mut other_flow = sample();
+        other_flow.reg_id = Some(2);
+        let mut other_instance = sample();
+        other_instance.instance = Some("<urn:uuid:2>".into());
+        let mut plain = sample();
+        plain.reg_id = None;
+        let mut plain_same_uri = sample();
+        plain_same_uri.instance = None;
+        let mut plain_other_uri = plain.clone();
+        plain_other_uri.contact_uri = "sip:bob@192.0.2.5".into();
+        let all = [
+            flow,
+            other_flow,
+            other_instance,
+            plain,
+            plain_same_uri,
+            plain_other_uri,
+        ];
+        for a in &all {
+            for b in &all {
+                assert_eq!(a.same_key(b), a.key() == b.key(), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::{canonical_aor, http_date};
 use sipline_message::builder::response_to;
 use sipline_message::header::{Contact, NameAddr, StdHeader, Via};
 use sipline_message::{Message, Method, Request, StatusCode, Uri};
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -287,17 +287,20 @@ impl Registrar {
 
         // Expired bindings are not "current" (§10.3 step 8) and are dropped.
         let mut changes = Changes::new(ctx.bindings_only);
-        let mut working: Vec<Binding> = Vec::with_capacity(current.len() + contacts.len());
+        // Borrowed until the end: a binding this request replaces (a
+        // refresh) is never copied.
+        let mut working: Vec<Cow<'_, Binding>> = Vec::with_capacity(current.len() + contacts.len());
         for b in current {
             if b.is_expired(now) {
                 changes.remove(|| b.key());
             } else {
-                working.push(b.clone());
+                working.push(Cow::Borrowed(b));
             }
         }
 
         // §10.3 step 6: no Contact -> fetch; `*` -> remove all.
         if contacts.is_empty() {
+            let working = working.into_iter().map(Cow::into_owned).collect();
             return Ok(self.ok(req, &tag, aor, now, changes, working, None, false));
         }
         if contacts.iter().any(|c| matches!(c, Contact::Wildcard)) {
@@ -400,7 +403,6 @@ impl Registrar {
             .headers()
             .get(StdHeader::UserAgent)
             .map(|v| v.to_string());
-        let mut touched: HashSet<BindingKey> = HashSet::new();
         let mut outbound_used = false;
 
         // §10.3 step 7: each contact in turn, against the tentative list.
@@ -418,11 +420,13 @@ impl Registrar {
                 }
             });
             if let Some(i) = found {
-                let old = &working[i];
                 // Ordering applies against the bindings as they were before
-                // this request (a Contact listed twice is not "out of order").
-                if !touched.contains(&old.key()) && old.call_id == call_id && cseq <= old.cseq {
-                    return Ok(self.stale(req, &tag, aor));
+                // this request (a Contact listed twice is not "out of
+                // order"): the ones this request wrote are the owned ones.
+                if let Cow::Borrowed(old) = &working[i] {
+                    if old.call_id == call_id && cseq <= old.cseq {
+                        return Ok(self.stale(req, &tag, aor));
+                    }
                 }
             }
             if t.reg_id.is_some() {
@@ -461,19 +465,16 @@ impl Registrar {
                 user_agent: user_agent.clone(),
                 updated_at: now,
             };
-            let key = binding.key();
-            touched.insert(key.clone());
             if let Some(i) = found {
-                let old_key = working[i].key();
-                if old_key != key {
+                if !working[i].same_key(&binding) {
                     // Equivalent URI written differently: replace.
-                    changes.remove(|| old_key);
+                    changes.remove(|| working[i].key());
                 }
             }
             changes.push(|| Change::Put(binding.clone()));
             match found {
-                Some(i) => working[i] = binding,
-                None => working.push(binding),
+                Some(i) => working[i] = Cow::Owned(binding),
+                None => working.push(Cow::Owned(binding)),
             }
         }
 
@@ -485,7 +486,7 @@ impl Registrar {
             aor,
             now,
             changes,
-            working,
+            working.into_iter().map(Cow::into_owned).collect(),
             echo_path,
             require_outbound,
         ))
