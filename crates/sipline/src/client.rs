@@ -170,19 +170,6 @@ pub(crate) fn random_token(bytes: usize) -> String {
     s
 }
 
-#[cfg(test)]
-mod token_tests {
-    #[test]
-    fn random_token_is_lower_hex_of_the_length_asked() {
-        let a = super::random_token(8);
-        assert_eq!(a.len(), 16);
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        assert_ne!(a, super::random_token(8));
-    }
-}
-
 fn build_request(uri: &Uri, method: &Method, transport: Transport, local: SocketAddr) -> Message {
     let host = match local.ip() {
         IpAddr::V4(a) => Host::Ipv4(a),
@@ -380,4 +367,17 @@ fn trace(started: Instant, arrow: &str, peer: SocketAddr, m: &Message) {
         "{:>9.3}s {arrow} {peer} {first}",
         started.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod token_tests {
+    #[test]
+    fn random_token_is_lower_hex_of_the_length_asked() {
+        let a = super::random_token(8);
+        assert_eq!(a.len(), 16);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(a, super::random_token(8));
+    }
 }
