@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::serve::{Serve, ServeOptions};
@@ -25,6 +25,13 @@ use support::{bin, Child};
 struct Nat {
     inside: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// STUN Binding Requests from clients, and Binding Success Responses
+    /// from the server, that passed (RFC 5389 §6: type, cookie).
+    stun: Arc<[AtomicUsize; 2]>,
+}
+
+fn is_stun(data: &[u8], kind: [u8; 2]) -> bool {
+    data.len() >= 20 && data[..2] == kind && data[4..8] == [0x21, 0x12, 0xa4, 0x42]
 }
 
 impl Drop for Nat {
@@ -39,6 +46,8 @@ fn nat(server: SocketAddr, ttl: Duration) -> Nat {
     let addr = inside.local_addr().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::clone(&stop);
+    let stun = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let counted = Arc::clone(&stun);
     std::thread::spawn(move || {
         // client → (public socket, last outgoing packet)
         let mut bindings: HashMap<SocketAddr, (UdpSocket, Instant)> = HashMap::new();
@@ -53,11 +62,17 @@ fn nat(server: SocketAddr, ttl: Duration) -> Nat {
                     (s, Instant::now())
                 });
                 entry.1 = Instant::now();
+                if is_stun(&buf[..n], [0x00, 0x01]) {
+                    counted[0].fetch_add(1, Ordering::Relaxed);
+                }
                 let _ = entry.0.send_to(&buf[..n], server);
             }
             for (client, (public, _)) in &bindings {
                 while let Ok((n, _)) = public.recv_from(&mut buf) {
                     idle = false;
+                    if is_stun(&buf[..n], [0x01, 0x01]) {
+                        counted[1].fetch_add(1, Ordering::Relaxed);
+                    }
                     let _ = inside.send_to(&buf[..n], client);
                 }
             }
@@ -68,7 +83,11 @@ fn nat(server: SocketAddr, ttl: Duration) -> Nat {
             }
         }
     });
-    Nat { inside: addr, stop }
+    Nat {
+        inside: addr,
+        stop,
+        stun,
+    }
 }
 
 /// `sipline serve` for example.test with T1 = 50 ms: a branch lost in the
@@ -85,8 +104,9 @@ fn serve(name: &str) -> Serve {
 }
 
 /// Registers bob behind the NAT, waits `idle`, then calls him through
-/// serve; true if the call was answered.
-fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> bool {
+/// serve; true if the call was answered, and the STUN Binding Requests
+/// and Responses that went through the NAT.
+fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> (bool, usize, usize) {
     let serve = serve(name);
     let port = serve.port();
     let server = serve.udp();
@@ -143,24 +163,41 @@ fn call_behind_nat(name: &str, keepalive: Option<&str>, idle: Duration) -> bool 
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    status.success()
+    (
+        status.success(),
+        nat.stun[0].load(Ordering::Relaxed),
+        nat.stun[1].load(Ordering::Relaxed),
+    )
 }
 
+/// With `--outbound --keepalive`, serve's 200 says `Require: outbound`
+/// (RFC 5626 §6), so bob's keep-alives are STUN Binding Requests (§4.4.2,
+/// §8) and serve answers each one (§8).
 #[test]
 fn keepalives_hold_the_nat_binding_open_for_incoming_calls() {
+    let (answered, requests, responses) =
+        call_behind_nat("keepalive", Some("0.3"), Duration::from_secs(3));
     assert!(
-        call_behind_nat("keepalive", Some("0.3"), Duration::from_secs(3)),
+        answered,
         "with keep-alives the call reaches bob over his flow"
+    );
+    // 3 s at one every 240-300 ms
+    assert!(requests >= 8, "{requests} STUN Binding Requests");
+    assert!(
+        responses + 1 >= requests,
+        "{responses} of {requests} answered"
     );
 }
 
 #[test]
 fn without_keepalives_the_binding_expires_and_the_call_is_lost() {
     // Right after registering the binding is fresh: the call gets through.
-    assert!(call_behind_nat("fresh", None, Duration::ZERO));
+    assert!(call_behind_nat("fresh", None, Duration::ZERO).0);
     // Three seconds idle: the NAT forgot bob; serve's INVITE to the flow
     // is lost and the caller gives up.
-    assert!(!call_behind_nat("expired", None, Duration::from_secs(3)));
+    let (answered, requests, _) = call_behind_nat("expired", None, Duration::from_secs(3));
+    assert!(!answered);
+    assert_eq!(requests, 0, "no keep-alives asked for");
 }
 
 /// RFC 5626 §4.3: alice calls with `--outbound` (never registered), so her
