@@ -589,6 +589,9 @@ struct Registration {
     tx: Option<TransactionId>,
     auth_tries: u32,
     failures: u32,
+    /// RFC 5626 §4.5: flows in a row that registered but failed before any
+    /// keep-alive response came back (not "successful" flows).
+    flow_failures: u32,
     next_attempt: Option<Instant>,
     removing: bool,
 }
@@ -2940,6 +2943,7 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
                 tx: None,
                 auth_tries: 0,
                 failures: 0,
+                flow_failures: 0,
                 next_attempt: None,
                 removing: false,
             },
@@ -2968,17 +2972,44 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
     /// The flow the registration went over has failed: a keep-alive went
     /// unanswered, or the address the registrar sees us at changed (RFC
     /// 5626 §4.4.2: a changed XOR-MAPPED-ADDRESS "MUST" be treated as a
-    /// failure on the flow). Registers again now, with the same Call-ID and
-    /// reg-id, to form the new flow (§4.4, §4.5; §3.5: a UA "needs to
-    /// re-register"); if that REGISTER fails, the usual back-off of §4.5
+    /// failure on the flow). A new flow is formed by registering again,
+    /// with the same Call-ID and reg-id (§4.4, §4.5; §3.5: a UA "needs to
+    /// re-register").
+    ///
+    /// `proven`: at least one keep-alive response came back on the flow.
+    /// §4.5 calls a flow successful only then; after a successful flow the
+    /// UA registers again now. After one that never was (the registrar took
+    /// the REGISTER but never answered a keep-alive), forming it again at
+    /// once could loop; it is a failure, and the next REGISTER waits the
+    /// §4.5 back-off, W = min(max-time, base-time · 2^(failed flows in a
+    /// row)), 50-100% of W. If a REGISTER fails, the usual back-off
     /// follows. Nothing to do while a REGISTER is in progress or the
     /// binding is being removed. [`Error::Unknown`] for a dead handle.
-    pub fn flow_failed(&mut self, now: Instant, registration: Handle) -> Result<(), Error> {
+    pub fn flow_failed(
+        &mut self,
+        now: Instant,
+        registration: Handle,
+        proven: bool,
+    ) -> Result<(), Error> {
+        let base = self.config.register_retry_base;
+        let max = self.config.register_retry_max;
         let r = self
             .registrations
-            .get(&registration)
+            .get_mut(&registration)
             .ok_or(Error::Unknown)?;
         if r.tx.is_some() || r.removing {
+            return Ok(());
+        }
+        if proven {
+            r.flow_failures = 0;
+        } else {
+            r.flow_failures = r.flow_failures.saturating_add(1);
+            let shift = r.flow_failures.min(16) - 1;
+            let w = base.saturating_mul(1u32 << shift).min(max);
+            let wait = w * self.rng.random_range(50..=100u32) / 100;
+            let at = now + wait;
+            r.next_attempt = Some(at);
+            self.schedule(at, Timer::Register(registration));
             return Ok(());
         }
         // send_register clears next_attempt, so the refresh timer already

@@ -403,8 +403,8 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
 }
 
 /// RFC 5626 §4.4.2, §4.5: when the UA finds its flow failed (a keep-alive
-/// unanswered, or a changed XOR-MAPPED-ADDRESS), `flow_failed` registers
-/// again at once, same Call-ID, next CSeq; the refresh scheduled before is
+/// unanswered, or a changed XOR-MAPPED-ADDRESS) after a keep-alive had been
+/// answered on it, `flow_failed` registers again at once, same Call-ID, next CSeq; the refresh scheduled before is
 /// superseded, not sent as well; a REGISTER in progress is not doubled.
 #[test]
 fn flow_failed_registers_again_now() {
@@ -423,7 +423,7 @@ fn flow_failed_registers_again_now() {
     assert!(w.inbox(r).is_empty(), "no refresh yet");
 
     let now = w.now;
-    w.ep(a).flow_failed(now, reg).unwrap();
+    w.ep(a).flow_failed(now, reg, true).unwrap();
     w.run(Duration::from_millis(20));
     let again = w.inbox(r).remove(0);
     assert_eq!(again.method(), Some(Method::Register));
@@ -432,7 +432,7 @@ fn flow_failed_registers_again_now() {
     assert_eq!(again.expires().unwrap(), Some(3600));
     // in progress: nothing more
     let now = w.now;
-    w.ep(a).flow_failed(now, reg).unwrap();
+    w.ep(a).flow_failed(now, reg, true).unwrap();
     w.run(Duration::from_millis(20));
     assert!(w.inbox(r).is_empty(), "one REGISTER at a time");
     let ok = response_to(again.as_request().unwrap(), StatusCode::OK, Some("r1"));
@@ -469,7 +469,52 @@ fn flow_failed_registers_again_now() {
     assert!(w.run_until(S, |w| w.events[a].len() == 4));
     let now = w.now;
     assert!(matches!(
-        w.ep(a).flow_failed(now, reg),
+        w.ep(a).flow_failed(now, reg, true),
         Err(sipline_dialog::Error::Unknown)
     ));
+}
+
+/// RFC 5626 §4.5: a flow is "successful" only once a keep-alive response
+/// came back on it. A flow that failed before that is a failure: the next
+/// REGISTER waits 50-100% of W = base-time · 2^(failed flows in a row)
+/// (30 s, then 60 s), instead of forming the flow again at once, in a loop.
+#[test]
+fn unproven_flow_failure_backs_off() {
+    let mut w = World::perfect();
+    let a = w.ua("alice", 1, |_| {});
+    let r = w.script(9);
+    let now = w.now;
+    let registrar = sipline_message::Uri::parse("sip:10.0.0.9").unwrap();
+    let reg = w.ep(a).register(now, registrar, 3600).unwrap();
+    w.run(Duration::from_millis(50));
+    let first = w.inbox(r).remove(0);
+    let ok = response_to(first.as_request().unwrap(), StatusCode::OK, Some("r1"));
+    w.send_response(r, 1, ok);
+    assert!(w.run_until(S, |w| w.events[a].len() == 1));
+
+    let mut last = first;
+    for (n, (lo, hi)) in [(15, 30), (30, 60)].into_iter().enumerate() {
+        let failed = w.now;
+        w.ep(a).flow_failed(failed, reg, false).unwrap();
+        w.run(S * (lo - 1));
+        assert!(w.inbox(r).is_empty(), "failure {n}: not before {lo} s");
+        assert!(w.run_until(S * (hi - lo + 2), |w| !inbox_empty(w, 1)));
+        let waited = w.now - failed;
+        assert!(
+            waited >= S * lo && waited <= S * hi + Duration::from_millis(50),
+            "failure {n}: waited {waited:?}"
+        );
+        let again = w.inbox(r).remove(0);
+        assert_eq!(again.call_id(), last.call_id());
+        let ok = response_to(again.as_request().unwrap(), StatusCode::OK, Some("r1"));
+        w.send_response(r, 1, ok);
+        let events = w.events[a].len();
+        assert!(w.run_until(S, |w| w.events[a].len() == events + 1));
+        last = again;
+    }
+    // A proven flow resets the count: at once again.
+    let now = w.now;
+    w.ep(a).flow_failed(now, reg, true).unwrap();
+    w.run(Duration::from_millis(20));
+    assert_eq!(w.inbox(r).len(), 1, "a proven flow is formed again at once");
 }

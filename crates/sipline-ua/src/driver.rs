@@ -574,14 +574,18 @@ impl Driver {
 
     /// The flow of registration `h` failed (RFC 5626 §4.4.2): forget what
     /// we knew of it, stop its keep-alives until it is registered again,
-    /// and have the endpoint register again now over a new flow (§4.5).
+    /// and have the endpoint register again over a new flow: now if a
+    /// keep-alive was ever answered on this one (a "successful" flow,
+    /// §4.5), else after the §4.5 back-off.
     fn flow_failed(&mut self, h: Handle) {
+        let mut proven = false;
         if let Some(k) = self.keepalive.get_mut(&h) {
+            proven = k.mapped.is_some();
             k.registered = false;
             k.mapped = None;
             k.pending = None;
         }
-        let _ = self.endpoint.flow_failed(Instant::now(), h);
+        let _ = self.endpoint.flow_failed(Instant::now(), h, proven);
     }
 
     fn on_received(&mut self, m: Received) {

@@ -32,6 +32,8 @@ enum Answer {
     Truthfully,
     /// Truthfully until `n`, then with another address.
     ChangeAt(usize),
+    /// Truthfully until `n`, then not at all.
+    SilentFrom(usize),
     /// Not at all.
     Never,
     /// Not at all, and its 200 to REGISTER has no `Require: outbound`:
@@ -74,6 +76,7 @@ async fn fake_registrar(answer: Answer) -> (SocketAddr, mpsc::UnboundedReceiver<
                 tid.copy_from_slice(&data[8..20]);
                 let mapped = match answer {
                     Answer::Never | Answer::NoOutbound => None,
+                    Answer::SilentFrom(k) if stun_seen >= k => None,
                     Answer::ChangeAt(k) if stun_seen >= k => {
                         Some(SocketAddr::from(([198, 51, 100, 7], 40_000)))
                     }
@@ -192,12 +195,14 @@ async fn changed_mapped_address_makes_the_ua_register_again() {
 
 /// RFC 5626 §4.4.2, §8: a keep-alive unanswered after its retransmissions
 /// (RFC 5389 §7.2.1, bounded here: sent at 0, RTO, 3 RTO, given up at
-/// 7 RTO) is a failed flow; the UA registers again.
+/// 7 RTO) is a failed flow; the flow had answered before (a "successful"
+/// flow, §4.5), so the UA registers again at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unanswered_keepalive_makes_the_ua_register_again() {
-    let (registrar, mut seen) = fake_registrar(Answer::Never).await;
+    let (registrar, mut seen) = fake_registrar(Answer::SilentFrom(1)).await;
     let (_ua, _reg) = registered_ua(registrar).await;
     assert!(matches!(next(&mut seen).await, Seen::Register));
+    assert!(matches!(next(&mut seen).await, Seen::Stun(_)), "answered");
     let mut tids = Vec::new();
     let first = loop {
         match next(&mut seen).await {
@@ -232,4 +237,21 @@ async fn no_stun_without_require_outbound() {
             other => panic!("only CRLF keep-alives: {other:?}"),
         }
     }
+}
+
+/// RFC 5626 §4.5: a flow on which no keep-alive was ever answered was not
+/// "successful": after its keep-alive fails, the UA does not register
+/// again at once (which would loop against a registrar that takes
+/// REGISTERs but not STUN) but waits the back-off, 15-30 s the first time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_never_answered_backs_off() {
+    let (registrar, mut seen) = fake_registrar(Answer::Never).await;
+    let (_ua, _reg) = registered_ua(registrar).await;
+    assert!(matches!(next(&mut seen).await, Seen::Register));
+    for _ in 0..3 {
+        assert!(matches!(next(&mut seen).await, Seen::Stun(_)));
+    }
+    // given up 7 RTO (700 ms) after the first send; then 15 s at least
+    let quiet = timeout(Duration::from_secs(3), seen.recv()).await;
+    assert!(quiet.is_err(), "no REGISTER or keep-alive: {quiet:?}");
 }
