@@ -227,8 +227,9 @@ pub(crate) fn is_stun(data: &[u8]) -> bool {
 /// The Binding Success Response to `data` if it is a Binding Request from
 /// `source`; `None` for anything else. The request's attributes are not
 /// needed (RFC 5626 §8: "These Binding Requests do not require any STUN
-/// attributes") and are not looked at.
-pub(crate) fn binding_response(data: &[u8], source: SocketAddr) -> Option<Vec<u8>> {
+/// attributes") and are not looked at. Every SIP UDP listener answers with
+/// it; public for tests and fuzzing.
+pub fn binding_response(data: &[u8], source: SocketAddr) -> Option<Vec<u8>> {
     if !is_stun(data) || u16::from_be_bytes([data[0], data[1]]) != BINDING_REQUEST {
         return None;
     }
