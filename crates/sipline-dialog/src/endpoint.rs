@@ -2991,8 +2991,6 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         registration: Handle,
         proven: bool,
     ) -> Result<(), Error> {
-        let base = self.config.register_retry_base;
-        let max = self.config.register_retry_max;
         let r = self
             .registrations
             .get_mut(&registration)
@@ -3004,12 +3002,9 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             r.flow_failures = 0;
         } else {
             r.flow_failures = r.flow_failures.saturating_add(1);
-            let shift = r.flow_failures.min(16) - 1;
-            let w = base.saturating_mul(1u32 << shift).min(max);
-            let wait = w * self.rng.random_range(50..=100u32) / 100;
-            let at = now + wait;
-            r.next_attempt = Some(at);
-            self.schedule(at, Timer::Register(registration));
+            let failures = r.flow_failures;
+            let wait = self.retry_wait(failures);
+            self.register_at(registration, now + wait);
             return Ok(());
         }
         // send_register clears next_attempt, so the refresh timer already
@@ -3170,6 +3165,28 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         }
     }
 
+    /// RFC 5626 §4.5: how long to wait after `failures` failures in a row
+    /// (1 or more): 50-100% of W = min(max-time, base-time · 2^(failures-1)),
+    /// drawn at random.
+    fn retry_wait(&mut self, failures: u32) -> Duration {
+        let exponent = failures.clamp(1, 16) - 1;
+        let w = self
+            .config
+            .register_retry_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.config.register_retry_max);
+        w * self.rng.random_range(50..=100u32) / 100
+    }
+
+    /// Registration `h` sends its next REGISTER at `at` (and not before:
+    /// a timer set earlier for it finds `next_attempt` changed).
+    fn register_at(&mut self, h: Handle, at: Instant) {
+        if let Some(reg) = self.registrations.get_mut(&h) {
+            reg.next_attempt = Some(at);
+        }
+        self.schedule(at, Timer::Register(h));
+    }
+
     fn register_failed(
         &mut self,
         now: Instant,
@@ -3178,8 +3195,6 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
         reason: String,
         retry: bool,
     ) {
-        let base = self.config.register_retry_base;
-        let max = self.config.register_retry_max;
         let Some(reg) = self.registrations.get_mut(&h) else {
             return;
         };
@@ -3193,16 +3208,10 @@ impl<A: Clone + Debug + Eq + Hash> Endpoint<A> {
             return;
         }
         let retry_in = if retry {
-            // RFC 5626 §4.5: W = min(max, base * 2^failures), randomized
-            // to 50-100% of W.
             reg.failures = reg.failures.saturating_add(1);
-            let exp = base.saturating_mul(1u32 << reg.failures.min(16).saturating_sub(1));
-            let w = exp.min(max);
-            let frac = self.rng.random_range(50..=100u32);
-            let wait = w * frac / 100;
-            let reg = self.registrations.get_mut(&h).expect("checked");
-            reg.next_attempt = Some(now + wait);
-            self.schedule(now + wait, Timer::Register(h));
+            let failures = reg.failures;
+            let wait = self.retry_wait(failures);
+            self.register_at(h, now + wait);
             Some(wait)
         } else {
             None

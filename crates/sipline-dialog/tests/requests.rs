@@ -402,12 +402,9 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
     assert_eq!(w.ended(a, call), Some(EndReason::LocalBye));
 }
 
-/// RFC 5626 §4.4.2, §4.5: when the UA finds its flow failed (a keep-alive
-/// unanswered, or a changed XOR-MAPPED-ADDRESS) after a keep-alive had been
-/// answered on it, `flow_failed` registers again at once, same Call-ID, next CSeq; the refresh scheduled before is
-/// superseded, not sent as well; a REGISTER in progress is not doubled.
-#[test]
-fn flow_failed_registers_again_now() {
+/// Alice (endpoint `a`) registered with the registrar script `r` for an
+/// hour; the handle and the REGISTER that did it.
+fn registered_for_an_hour() -> (World, usize, usize, sipline_dialog::Handle, Message) {
     let mut w = World::perfect();
     let a = w.ua("alice", 1, |_| {});
     let r = w.script(9);
@@ -419,6 +416,17 @@ fn flow_failed_registers_again_now() {
     let ok = response_to(first.as_request().unwrap(), StatusCode::OK, Some("r1"));
     w.send_response(r, 1, ok);
     assert!(w.run_until(S, |w| w.events[a].len() == 1));
+    (w, a, r, reg, first)
+}
+
+/// RFC 5626 §4.4.2, §4.5: when the UA finds its flow failed (a keep-alive
+/// unanswered, or a changed XOR-MAPPED-ADDRESS) after a keep-alive had
+/// been answered on it, `flow_failed` registers again at once, same
+/// Call-ID, next CSeq; the refresh scheduled before is superseded, not
+/// sent as well; a REGISTER in progress is not doubled.
+#[test]
+fn flow_failed_registers_again_now() {
+    let (mut w, a, r, reg, first) = registered_for_an_hour();
     w.run(S * 100);
     assert!(w.inbox(r).is_empty(), "no refresh yet");
 
@@ -480,17 +488,7 @@ fn flow_failed_registers_again_now() {
 /// (30 s, then 60 s), instead of forming the flow again at once, in a loop.
 #[test]
 fn unproven_flow_failure_backs_off() {
-    let mut w = World::perfect();
-    let a = w.ua("alice", 1, |_| {});
-    let r = w.script(9);
-    let now = w.now;
-    let registrar = sipline_message::Uri::parse("sip:10.0.0.9").unwrap();
-    let reg = w.ep(a).register(now, registrar, 3600).unwrap();
-    w.run(Duration::from_millis(50));
-    let first = w.inbox(r).remove(0);
-    let ok = response_to(first.as_request().unwrap(), StatusCode::OK, Some("r1"));
-    w.send_response(r, 1, ok);
-    assert!(w.run_until(S, |w| w.events[a].len() == 1));
+    let (mut w, a, r, reg, first) = registered_for_an_hour();
 
     let mut last = first;
     for (n, (lo, hi)) in [(15, 30), (30, 60)].into_iter().enumerate() {

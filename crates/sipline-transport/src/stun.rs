@@ -13,7 +13,7 @@
 //! ([`crate::TransportLayer::subscribe_stun`]). Anything else that looks
 //! like STUN is dropped.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// RFC 5389 §6: the magic cookie, bytes 4-7 of every STUN message.
 const MAGIC_COOKIE: u32 = 0x2112_A442;
@@ -177,12 +177,7 @@ fn address(value: &[u8], key: Option<&[u8]>) -> Option<SocketAddr> {
     let mut port = u16::from_be_bytes([port[0], port[1]]);
     let mut ip = value.get(4..)?.to_vec();
     if let Some(key) = key {
-        // RFC 5389 §15.2: the port XOR the cookie's top 16 bits, the
-        // address XOR the cookie (IPv4) or cookie and transaction ID (IPv6).
-        port ^= (MAGIC_COOKIE >> 16) as u16;
-        for (b, k) in ip.iter_mut().zip(key) {
-            *b ^= k;
-        }
+        xor_address(&mut port, &mut ip, key);
     }
     match (family, ip.len()) {
         (0x01, 4) => Some(SocketAddr::from((
@@ -194,6 +189,16 @@ fn address(value: &[u8], key: Option<&[u8]>) -> Option<SocketAddr> {
             port,
         ))),
         _ => None,
+    }
+}
+
+/// RFC 5389 §15.2: the port XOR the cookie's top 16 bits, the address XOR
+/// the cookie (IPv4) or the cookie and transaction ID (IPv6); `key` is the
+/// message's bytes 4-20 (cookie, transaction ID). Its own inverse.
+fn xor_address(port: &mut u16, ip: &mut [u8], key: &[u8]) {
+    *port ^= (MAGIC_COOKIE >> 16) as u16;
+    for (b, k) in ip.iter_mut().zip(key) {
+        *b ^= k;
     }
 }
 
@@ -234,28 +239,15 @@ pub fn binding_response(data: &[u8], source: SocketAddr) -> Option<Vec<u8>> {
         return None;
     }
     let transaction_id = &data[8..20];
-    // RFC 5389 §15.2: the port XOR the cookie's top 16 bits; an IPv4
-    // address XOR the cookie, an IPv6 one XOR the cookie and transaction ID.
-    let port = source.port() ^ (MAGIC_COOKIE >> 16) as u16;
-    let mut value = vec![0u8];
-    match source {
-        SocketAddr::V4(a) => {
-            value.push(0x01);
-            value.extend_from_slice(&port.to_be_bytes());
-            let x = u32::from(*a.ip()) ^ MAGIC_COOKIE;
-            value.extend_from_slice(&x.to_be_bytes());
-        }
-        SocketAddr::V6(a) => {
-            value.push(0x02);
-            value.extend_from_slice(&port.to_be_bytes());
-            let mut key = [0u8; 16];
-            key[..4].copy_from_slice(&MAGIC_COOKIE.to_be_bytes());
-            key[4..].copy_from_slice(transaction_id);
-            for (o, k) in a.ip().octets().iter().zip(key) {
-                value.push(o ^ k);
-            }
-        }
-    }
+    let (family, mut ip) = match source.ip() {
+        IpAddr::V4(a) => (0x01, a.octets().to_vec()),
+        IpAddr::V6(a) => (0x02, a.octets().to_vec()),
+    };
+    let mut port = source.port();
+    xor_address(&mut port, &mut ip, &data[4..20]);
+    let mut value = vec![0u8, family];
+    value.extend_from_slice(&port.to_be_bytes());
+    value.extend_from_slice(&ip);
     let mut out = Vec::with_capacity(HEADER_LEN + 4 + value.len());
     out.extend_from_slice(&BINDING_SUCCESS.to_be_bytes());
     out.extend_from_slice(&((4 + value.len()) as u16).to_be_bytes());

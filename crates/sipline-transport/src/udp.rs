@@ -56,8 +56,7 @@ pub(crate) async fn recv_loop(inner: Arc<Inner>, sock: Arc<UdpSocket>, local: So
         Atomic::add(&counters.bytes_in, n as u64);
         let data = &buf[..n];
         // RFC 5626 §8: a STUN Binding Request on the SIP port (a keep-alive,
-        // §4.4.2) gets its Binding Response; other STUN and binary data,
-        // and CRLF keep-alives, are dropped.
+        // §4.4.2) gets its Binding Response.
         if let Some(reply) = crate::stun::binding_response(data, source) {
             if sock.send_to(&reply, source).await.is_ok() {
                 counters.sent(reply.len(), false);

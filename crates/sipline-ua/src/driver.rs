@@ -471,8 +471,9 @@ impl Driver {
     /// request is still unanswered is left to its retransmissions
     /// ([`Driver::retransmit_keepalives`]); the responses come back on the
     /// transport layer's STUN channel ([`Driver::on_stun_response`]), and a
-    /// missing response or a changed XOR-MAPPED-ADDRESS makes the
-    /// registration register again at once (§4.4.2, §4.5). Connection flows
+    /// missing response or a changed XOR-MAPPED-ADDRESS fails the flow
+    /// ([`Driver::flow_failed`]: a new REGISTER, at once or after the §4.5
+    /// back-off). Connection flows
     /// (TCP, TLS, WS) are pinged with CRLF by the transport layer (§4.4.1).
     async fn send_keepalives(&mut self) {
         let due: Vec<(Handle, Destination, bool)> = match self.routes.lock() {
