@@ -3,10 +3,14 @@
 # free UDP port on 127.0.0.1, runs SIPp's bench/sipp/register.xml at RATE/s
 # for SECONDS, and prints the server's CPU (user+system, % of one core)
 # over the middle of the run, its RSS, and SIPp's counts. With PERF=1 it
-# also records `perf record -g` into $OUT/perf.data.
+# also records `perf record` into $OUT/perf.data (PERF_F: samples per
+# second, default 999; PERF_G: the call-graph option, default -g, e.g.
+# PERF_G="--call-graph dwarf,16384", or PERF_G= for none). With PIN=1 the
+# server runs on CPU 0 only (taskset -c 0) and SIPp on the others.
 #
 #   bench/register-cpu.sh BIN RATE SECONDS [serve args...]
 #   e.g. bench/register-cpu.sh target/release/sipline 12000 10
+#        PIN=1 bench/register-cpu.sh target/release/sipline 20000 8 --config mem.toml
 #
 # Everything it starts is stopped by PID on exit; SIPp is bounded by -m
 # and timeout.
@@ -26,12 +30,16 @@ free_port() {
 }
 { echo SEQUENTIAL; for i in $(seq 0 9999); do printf 'user%04d;pw_user%04d\n' "$i" "$i"; done; } > "$OUT/users.csv"
 PORT=$(free_port)
-"$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
+SERVER_CPUS=(); SIPP_CPUS=()
+if [ "${PIN:-0}" = 1 ]; then
+    SERVER_CPUS=(taskset -c 0); SIPP_CPUS=(taskset -c "1-$(( $(nproc) - 1 ))")
+fi
+"${SERVER_CPUS[@]}" "$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
     > /dev/null 2> "$OUT/serve.log" &
 SPID=$!; PIDS+=("$SPID")
 sleep 1
 kill -0 "$SPID" 2>/dev/null || { echo "serve did not start; see $OUT/serve.log"; KEEP=1; exit 1; }
-timeout $((SECS + 10)) sipp -i 127.0.0.1 -nostdin -key domain 127.0.0.1 -buff_size 4194304 \
+timeout $((SECS + 10)) "${SIPP_CPUS[@]}" sipp -i 127.0.0.1 -nostdin -key domain 127.0.0.1 -buff_size 4194304 \
     -max_retrans 3 -sf "$HERE/sipp/register.xml" -inf "$OUT/users.csv" -r "$RATE" -rp 1000 \
     -m $((RATE * SECS)) -l 100000 -trace_stat -stf "$OUT/reg.csv" -fd 1 "127.0.0.1:$PORT" \
     > "$OUT/sipp.log" 2>&1 &

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Heap allocations per REGISTER in `sipline serve`, a figure that does not
+# depend on the machine's load: uprobes on glibc's malloc, realloc and free
+# (perf probe, needs root), counted by `perf stat` around the server while
+# SIPp sends COUNT REGISTERs (bench/sipp/register.xml, 10,000 users) at
+# 2,000/s; the server is then stopped with SIGTERM and perf prints the
+# totals, divided here by COUNT (start-up and shutdown included, a few
+# thousand calls in all).
+#
+#   bench/register-allocs.sh BIN [COUNT] [serve args...]
+#   e.g. bench/register-allocs.sh target/release/sipline 20000 --config mem.toml
+set -u
+BIN=${1:?binary}; COUNT=${2:-20000}; shift; [ $# -gt 0 ] && shift
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$(mktemp -d /tmp/sipline-allocs.XXXXXX)
+LIBC=$(ldd "$BIN" | awk '/libc.so.6/ {print $3}')
+trap 'rm -rf "$OUT"; perf probe -q -d "probe_libc:*" 2>/dev/null' EXIT
+for f in malloc realloc free; do
+    perf probe -q -x "$LIBC" "$f" 2>/dev/null || true
+done
+{ echo SEQUENTIAL; for i in $(seq 0 9999); do printf 'user%04d;pw_user%04d\n' "$i" "$i"; done; } > "$OUT/users.csv"
+PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+perf stat -x, -e probe_libc:malloc,probe_libc:realloc,probe_libc:free -o "$OUT/stat.csv" \
+    "$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
+    > /dev/null 2> "$OUT/serve.log" &
+PERF=$!
+sleep 2
+timeout 120 sipp -i 127.0.0.1 -nostdin -key domain 127.0.0.1 -sf "$HERE/sipp/register.xml" \
+    -inf "$OUT/users.csv" -r 2000 -rp 1000 -m "$COUNT" -l 10000 -trace_stat -stf "$OUT/reg.csv" \
+    "127.0.0.1:$PORT" > /dev/null 2>&1
+pkill -TERM -P "$PERF"   # the server, perf's child: perf then prints its counts
+wait "$PERF"
+tail -1 "$OUT/reg.csv" | awk -F';' '{print "sipp: successful " $16 ", failed " $18}'
+awk -F, -v n="$COUNT" '/probe_libc/ {printf "%s: %d (%.1f per REGISTER)\n", $3, $1, $1 / n}' "$OUT/stat.csv"
