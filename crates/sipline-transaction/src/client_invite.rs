@@ -118,7 +118,8 @@ pub(crate) fn on_response<A: Clone>(
         (State::Calling | State::Proceeding, 3..=6) => {
             let invite = tx
                 .request
-                .as_request()
+                .as_ref()
+                .and_then(Message::as_request)
                 .expect("client INVITE holds its request");
             let ack = Message::from(crate::build::ack_for_non_2xx(invite, &response)).to_bytes();
             tx.send(out, ack.clone(), false);

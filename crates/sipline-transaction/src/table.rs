@@ -156,9 +156,11 @@ impl<A: Clone> Transactions<A> {
         self.txs.get(&id).map(|t| t.kind)
     }
 
-    /// The request that created a transaction, if it is alive.
+    /// The request that created a transaction, while it is alive; a
+    /// non-INVITE server transaction holds it only until its final
+    /// response.
     pub fn request(&self, id: TransactionId) -> Option<&Message> {
-        self.txs.get(&id).map(|t| &t.request)
+        self.txs.get(&id).and_then(|t| t.request.as_ref())
     }
 
     /// Where a transaction sends: the destination of a client transaction,
@@ -185,7 +187,9 @@ impl<A: Clone> Transactions<A> {
             dest,
             timers: TimerTable::default(),
             interval: self.config.t1,
-            request,
+            request: Some(request),
+            server_key: None,
+            merge_key: None,
             request_bytes: Bytes::new(),
             last_response: None,
             ack: None,
@@ -256,7 +260,15 @@ impl<A: Clone> Transactions<A> {
                 server_invite::respond(tx, now, &self.config, status, bytes, &mut self.out)?
             }
             Kind::ServerNonInvite => {
-                server_non_invite::respond(tx, now, &self.config, status, bytes, &mut self.out)?
+                server_non_invite::respond(tx, now, &self.config, status, bytes, &mut self.out)?;
+                // §17.2.2: from here on the transaction only absorbs
+                // retransmissions (matched by its keys) and resends its
+                // response, for 64*T1 over UDP: the request goes now
+                // rather than stay in memory that long. RFC 2543 matching
+                // needs the request's To tag, so such requests stay.
+                if status.is_final() && tx.server_key.as_ref().is_some_and(|k| !k.is_rfc2543()) {
+                    tx.request = None;
+                }
             }
             _ => return Err(ApiError::NotAServerTransaction),
         }
@@ -289,9 +301,11 @@ impl<A: Clone> Transactions<A> {
                 .txs
                 .get_mut(&id)
                 .expect("keys point at live transactions");
+            // The key holds the method (an ACK went its own way above).
             // RFC 2543 matching also needs the To tag of the request (§17.2.3).
-            let same = !key.is_rfc2543() || tx.request.to_tag() == request.to_tag();
-            if same && tx.request_method() == method {
+            let same = !key.is_rfc2543()
+                || tx.request.as_ref().and_then(Message::to_tag) == request.to_tag();
+            if same {
                 match tx.kind {
                     Kind::ServerInvite => server_invite::on_retransmission(tx, &mut self.out),
                     _ => server_non_invite::on_retransmission(tx, &mut self.out),
@@ -312,9 +326,13 @@ impl<A: Clone> Transactions<A> {
             _ => server_non_invite::start(&mut tx, now, &self.config),
         }
         let id = tx.id;
-        self.server_keys.insert(key, id);
+        self.server_keys.insert(key.clone(), id);
+        tx.server_key = Some(key);
         if let Some(m) = merge {
-            self.merge_keys.entry(m).or_insert(id);
+            if let std::collections::hash_map::Entry::Vacant(e) = self.merge_keys.entry(m.clone()) {
+                e.insert(id);
+                tx.merge_key = Some(m);
+            }
         }
         self.stats.server_created += 1;
         self.insert(tx);
@@ -506,26 +524,24 @@ impl<A: Clone> Transactions<A> {
         let Some(tx) = self.txs.remove(&id) else {
             return;
         };
-        // The keys are not kept with the transaction: they are derived again
-        // from its request, which saves their memory while it lives.
+        // A client transaction's key is derived again from its request
+        // (which it keeps to the end); a server transaction keeps its keys.
         match tx.kind {
             Kind::ClientInvite | Kind::ClientNonInvite => {
-                if let Some(k) = ClientKey::of(&tx.request) {
+                if let Some(k) = tx.request.as_ref().and_then(ClientKey::of) {
                     if self.client_keys.get(&k) == Some(&id) {
                         self.client_keys.remove(&k);
                     }
                 }
             }
             Kind::ServerInvite | Kind::ServerNonInvite => {
-                if let Some(k) = ServerKey::of(&tx.request, None) {
-                    if self.server_keys.get(&k) == Some(&id) {
-                        self.server_keys.remove(&k);
+                if let Some(k) = &tx.server_key {
+                    if self.server_keys.get(k) == Some(&id) {
+                        self.server_keys.remove(k);
                     }
                 }
-                if let Some(k) = MergeKey::of(&tx.request) {
-                    if self.merge_keys.get(&k) == Some(&id) {
-                        self.merge_keys.remove(&k);
-                    }
+                if let Some(k) = &tx.merge_key {
+                    self.merge_keys.remove(k);
                 }
             }
         }
@@ -533,13 +549,5 @@ impl<A: Clone> Transactions<A> {
             transaction: id,
             kind: tx.kind,
         });
-    }
-}
-
-impl<A> Tx<A> {
-    fn request_method(&self) -> Method {
-        self.request
-            .as_request()
-            .map_or(Method::Ack, |r| r.method.clone())
     }
 }

@@ -1,6 +1,7 @@
 //! What every transaction holds, and what the state machines output.
 
 use crate::config::Config;
+use crate::key::{MergeKey, ServerKey};
 use crate::timer::{Timer, TimerTable};
 use crate::{Event, TransactionId, Transmit};
 use sipline_message::{Bytes, Message};
@@ -48,8 +49,15 @@ pub(crate) struct Tx<A> {
     pub(crate) timers: TimerTable,
     /// Current retransmission interval of Timer A, E or G.
     pub(crate) interval: Duration,
-    /// The request that created the transaction.
-    pub(crate) request: Message,
+    /// The request that created the transaction. A non-INVITE server
+    /// transaction lets go of it with its final response: what the
+    /// Completed state does for 64*T1 (absorb retransmissions, resend the
+    /// response, §17.2.2) needs only its keys and the response.
+    pub(crate) request: Option<Message>,
+    /// A server transaction's keys in the table, kept so that it leaves
+    /// the table without its request.
+    pub(crate) server_key: Option<ServerKey>,
+    pub(crate) merge_key: Option<MergeKey>,
     /// Client: the request as sent, for retransmissions.
     pub(crate) request_bytes: Bytes,
     /// Server: the last response sent, for retransmissions.

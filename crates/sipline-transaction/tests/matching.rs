@@ -190,3 +190,60 @@ fn requests_without_key_are_invalid() {
         sipline_transaction::ApiError::DuplicateTransaction
     );
 }
+
+#[test]
+fn completed_non_invite_server_matches_without_its_request() {
+    // §17.2.2: after its final response a non-INVITE server transaction
+    // keeps only its keys and the response, yet still absorbs
+    // retransmissions (resending the response) and is found as the
+    // "ongoing transaction" of §8.2.2.2 until Timer J; then every key goes.
+    let mut h = Harness::new(Config::default());
+    let req = request("REGISTER", "z9hG4bKreg1");
+    let Received::New { transaction, .. } = h.table.handle_request(h.now, req.clone(), "a", false)
+    else {
+        panic!()
+    };
+    assert!(h.table.request(transaction).is_some());
+    h.table
+        .respond(h.now, transaction, response_to(&req, 200))
+        .unwrap();
+    h.drain();
+    assert!(
+        h.table.request(transaction).is_none(),
+        "let go with the final response"
+    );
+    assert!(matches!(
+        h.table.handle_request(h.now, req.clone(), "a", false),
+        Received::Retransmission { transaction: t } if t == transaction
+    ));
+    h.drain();
+    let sent: Vec<_> = h
+        .sent
+        .iter()
+        .map(|(_, m, re)| (status_of(m), *re))
+        .collect();
+    assert_eq!(sent, vec![(Some(200), false), (Some(200), true)]);
+    // the same request by another path is still a merged one
+    let other_path = request("REGISTER", "z9hG4bKreg2");
+    let Received::New {
+        transaction: second,
+        merged,
+        ..
+    } = h
+        .table
+        .handle_request(h.now, other_path.clone(), "b", false)
+    else {
+        panic!()
+    };
+    assert_eq!(merged, Some(transaction));
+    h.table
+        .respond(h.now, second, response_to(&other_path, 482))
+        .unwrap();
+    h.run_to_end();
+    assert!(h.table.is_empty());
+    // Timer J removed the keys: the same branch now starts afresh, unmerged
+    assert!(matches!(
+        h.table.handle_request(h.now, req, "a", false),
+        Received::New { merged: None, transaction: t, .. } if t != transaction
+    ));
+}
