@@ -324,18 +324,21 @@ impl Registrar {
         // (one Via) or the first Path URI has `ob`.
         // (Exactly one Via value, and a valid one: counted without parsing
         // every Via of a request that came through proxies.)
-        let first_hop = {
-            let mut vias = request.headers().values(StdHeader::Via);
-            match (vias.next(), vias.next()) {
-                (Some(v), None) => Via::parse(&v).is_ok(),
-                _ => false,
-            }
+        // Asked only for a contact with a reg-id.
+        let outbound_ok = || {
+            let first_hop = || {
+                let mut vias = request.headers().values(StdHeader::Via);
+                match (vias.next(), vias.next()) {
+                    (Some(v), None) => Via::parse(&v).is_ok(),
+                    _ => false,
+                }
+            };
+            let path_ob = path
+                .first()
+                .and_then(|p| p.uri.as_sip())
+                .is_some_and(|u| u.has_param("ob"));
+            self.config.outbound && (path_ob || first_hop())
         };
-        let path_ob = path
-            .first()
-            .and_then(|p| p.uri.as_sip())
-            .is_some_and(|u| u.has_param("ob"));
-        let outbound_ok = self.config.outbound && (first_hop || path_ob);
 
         // Validate every Contact and resolve its expiry before changing
         // anything (a 4xx "skips the remaining steps").
@@ -377,7 +380,7 @@ impl Registrar {
                     // RFC 5626 §6: "a reg-id but no instance-id ... simply
                     // ignores the reg-id parameter".
                     reg_id = None;
-                } else if !outbound_ok {
+                } else if !outbound_ok() {
                     // RFC 5626 §6: not first hop and no `ob` in Path.
                     if supports("outbound") {
                         return Ok(reject(439, Some(aor)));

@@ -11,28 +11,141 @@ use std::net::{IpAddr, SocketAddr};
 pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr) -> Result<bool, ParseError> {
     let mut via = msg.top_via()?;
     let ip = source.ip().to_canonical();
-    let mut changed = false;
     let rport = via.rport();
     // RFC 3581 §4: "If this Via header field value contains an "rport"
     // parameter with no value, it MUST set the value of the parameter to the
     // source port of the request."
-    if rport == Some(None) {
-        via.params.set("rport", Some(&source.port().to_string()));
-        changed = true;
-    }
+    let fill_rport = rport == Some(None);
     // RFC 3261 §18.2.1: a domain name in sent-by, or an IP address that
     // differs from the packet source address, gets "received". RFC 3581 §4:
     // with rport, "received" is added "even if it is identical to the value
     // of the sent-by component". (RFC 7118 §5.3 lets a WebSocket server skip
     // it; we add it on every transport, which the same section allows.)
-    if rport.is_some() || !host_is(&via.host, ip) {
+    let add_received = rport.is_some() || !host_is(&via.host, ip);
+    if !fill_rport && !add_received {
+        return Ok(false);
+    }
+    // Most requests (every one from a client that asks for rport) come
+    // here: the value is edited as text, the port written into the bare
+    // `rport` and `received` appended, rather than the whole Via parsed
+    // into parameters and written out again. A Via that already has a
+    // `received`, or an `rport` with a value that is not a port, takes the
+    // general way below.
+    if via.received().is_none() {
+        let port = fill_rport.then_some(source.port());
+        if stamp_text(msg, port, ip) {
+            return Ok(true);
+        }
+    }
+    if fill_rport {
+        via.params.set("rport", Some(&source.port().to_string()));
+    }
+    if add_received {
         via.params.set("received", Some(&ip.to_string()));
-        changed = true;
     }
-    if changed {
-        replace_top_via(msg, &via);
+    replace_top_via(msg, &via);
+    Ok(true)
+}
+
+/// Writes `port` into the bare `rport` parameter of the top Via (when
+/// given) and appends `;received=IP`, editing the value's text. False
+/// (and nothing changed) when there is no top Via or, with a port, no bare
+/// `rport` in it.
+fn stamp_text(msg: &mut Message, port: Option<u16>, ip: IpAddr) -> bool {
+    use std::fmt::Write as _;
+    let headers = msg.headers_mut();
+    let Some(at) = headers
+        .iter()
+        .position(|h| h.name.std() == Some(StdHeader::Via))
+    else {
+        return false;
+    };
+    let name = headers.as_slice()[at].name.clone();
+    let Some(first) = headers.first_value(StdHeader::Via) else {
+        return false;
+    };
+    let rport_end = match port {
+        Some(_) => match bare_param_end(first.as_bytes(), b"rport") {
+            Some(end) => end,
+            None => return false,
+        },
+        None => first.len(),
+    };
+    let mut value = String::with_capacity(first.len() + 64);
+    value.push_str(&first[..rport_end]);
+    if let Some(port) = port {
+        let _ = write!(value, "={port}");
     }
-    Ok(changed)
+    value.push_str(&first[rport_end..]);
+    value.push_str(";received=");
+    push_ip(&mut value, ip);
+    headers.pop_first_value(StdHeader::Via);
+    let at = at.min(headers.len());
+    headers.insert(at, Header::new(name, value));
+    true
+}
+
+/// Where the name of a parameter `name` without a value ends in a Via
+/// value's text: `;` `name` (any case, white space around the `;`), then
+/// the end, `;` or white space, never `=`. Quoted strings are skipped.
+fn bare_param_end(v: &[u8], name: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let mut quoted = false;
+    while i < v.len() {
+        let c = v[i];
+        if quoted {
+            match c {
+                b'\\' => i += 1,
+                b'"' => quoted = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            quoted = true;
+        } else if c == b';' {
+            let mut start = i + 1;
+            while start < v.len() && matches!(v[start], b' ' | b'\t') {
+                start += 1;
+            }
+            let end = start + name.len();
+            if end <= v.len() && v[start..end].eq_ignore_ascii_case(name) {
+                let mut next = end;
+                while next < v.len() && matches!(v[next], b' ' | b'\t') {
+                    next += 1;
+                }
+                if next == v.len() || v[next] == b';' {
+                    return Some(end);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// An address as `received` has it (IPv6 without brackets, RFC 3261
+/// §25.1 `received = "received" EQUAL (IPv4address / IPv6address)`).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    use std::fmt::Write as _;
+    match ip {
+        IpAddr::V4(v4) => {
+            // the octets by hand: this runs for nearly every request
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if o >= 100 {
+                    out.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    out.push(char::from(b'0' + o / 10 % 10));
+                }
+                out.push(char::from(b'0' + o % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// Rewrites the transport of the top Via (RFC 3261 §18.1.1: "If this causes
@@ -128,6 +241,53 @@ mod tests {
         let v = m.top_via().unwrap();
         assert_eq!(v.received(), Some("192.0.2.1"));
         assert_eq!(v.rport(), Some(Some(4540)));
+    }
+
+    #[test]
+    fn text_edit_keeps_the_rest_of_the_value() {
+        let mut m = req("Via: SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bK1");
+        stamp_received(&mut m, src("192.0.2.1:9988")).unwrap();
+        assert!(m.to_string().contains(
+            "\r\nVia: SIP/2.0/UDP 10.1.1.1:4540;rport=9988;branch=z9hG4bK1;received=192.0.2.1\r\n"
+        ));
+        // white space around the `;`, any case, rport last; a quoted
+        // ";rport" in another parameter is not it
+        for (via, rport_text) in [
+            (
+                "Via: SIP/2.0/UDP h.example ; RPort ;branch=z9hG4bK1",
+                "RPort=9988 ;",
+            ),
+            (
+                "Via: SIP/2.0/UDP h.example;x=\"a;rport;b\";branch=z9hG4bK1;rport",
+                "branch=z9hG4bK1;rport=9988;received",
+            ),
+            (
+                "Via: SIP/2.0/UDP h.example;rport ;branch=z9hG4bK1",
+                "rport=9988 ;",
+            ),
+        ] {
+            let mut m = req(via);
+            stamp_received(&mut m, src("10.0.0.250:9988")).unwrap();
+            assert!(m.to_string().contains(rport_text), "{via}: {m}");
+            let v = m.top_via().unwrap();
+            assert_eq!(v.rport(), Some(Some(9988)), "{via}");
+            assert_eq!(v.received(), Some("10.0.0.250"), "{via}");
+            assert_eq!(v.branch(), Some("z9hG4bK1"), "{via}");
+        }
+        // an rport that is not a port, or a received already there: the
+        // general way, same meaning
+        let mut m = req("Via: SIP/2.0/UDP h.example;rport=x;branch=z9hG4bK1");
+        stamp_received(&mut m, src("10.0.0.1:7")).unwrap();
+        assert_eq!(m.top_via().unwrap().rport(), Some(Some(7)));
+        let mut m = req("Via: SIP/2.0/UDP h.example;received=1.2.3.4;rport;branch=z9hG4bK1");
+        stamp_received(&mut m, src("10.0.0.1:7")).unwrap();
+        let v = m.top_via().unwrap();
+        assert_eq!((v.received(), v.rport()), (Some("10.0.0.1"), Some(Some(7))));
+        assert_eq!(m.to_string().matches("received").count(), 1);
+        // octets of every width
+        let mut m = req("Via: SIP/2.0/UDP h.example;branch=z9hG4bK1");
+        stamp_received(&mut m, src("0.9.10.255:7")).unwrap();
+        assert_eq!(m.top_via().unwrap().received(), Some("0.9.10.255"));
     }
 
     #[test]
