@@ -40,10 +40,11 @@ impl ClientKey {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ServerKey {
     /// The branch has the magic cookie: branch, sent-by and method (ACK
-    /// counts as INVITE).
+    /// counts as INVITE). Branch and sent-by (lower case) are one string,
+    /// split after `branch_len` bytes: one allocation per key.
     Rfc3261 {
-        branch: String,
-        sent_by: String,
+        branch_sent_by: String,
+        branch_len: usize,
         method: Method,
     },
     /// An RFC 2543 request (no magic cookie): Request-URI, From tag,
@@ -71,13 +72,15 @@ impl ServerKey {
         match branch {
             Some(b) if b.starts_with(MAGIC_COOKIE) => {
                 let (host, port) = msg.top_via_sent_by()?;
-                let mut sent_by = host.to_ascii_lowercase();
+                let mut branch_sent_by = String::with_capacity(b.len() + host.len() + 8);
+                branch_sent_by.push_str(b);
+                branch_sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
                 if let Some(p) = port {
-                    let _ = write!(sent_by, ":{p}");
+                    let _ = write!(branch_sent_by, ":{p}");
                 }
                 Some(Self::Rfc3261 {
-                    branch: b.to_string(),
-                    sent_by,
+                    branch_sent_by,
+                    branch_len: b.len(),
                     method,
                 })
             }
@@ -107,8 +110,10 @@ impl ServerKey {
 /// request without a To tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct MergeKey {
-    from_tag: String,
-    call_id: String,
+    /// The From tag and the Call-ID in one string, split after
+    /// `from_tag_len` bytes: one allocation per key.
+    from_tag_call_id: String,
+    from_tag_len: usize,
     cseq: u32,
     method: Method,
 }
@@ -121,11 +126,45 @@ impl MergeKey {
         if msg.to_tag().is_some() || req.method == Method::Ack {
             return None;
         }
+        let (from_tag, call_id) = (msg.from_tag()?, msg.call_id()?);
+        let mut from_tag_call_id = String::with_capacity(from_tag.len() + call_id.len());
+        from_tag_call_id.push_str(from_tag);
+        from_tag_call_id.push_str(call_id);
         Some(Self {
-            from_tag: msg.from_tag()?.to_string(),
-            call_id: msg.call_id()?.to_string(),
+            from_tag_call_id,
+            from_tag_len: from_tag.len(),
             cseq: msg.cseq().ok()?.seq,
             method: req.method.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sipline_message::Bytes;
+
+    fn req(via: &str, from_tag: &str, call_id: &str) -> Message {
+        Message::parse(Bytes::from(format!(
+            "MESSAGE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {via}\r\n\
+             From: <sip:a@example.com>;tag={from_tag}\r\nTo: <sip:b@example.com>\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn joined_fields_keep_their_boundary() {
+        // the same bytes split differently are different keys
+        let a = req("h.example;branch=z9hG4bKab", "12", "34");
+        let b = req("example;branch=z9hG4bKabh.", "1", "234");
+        assert_ne!(ServerKey::of(&a, None), ServerKey::of(&b, None));
+        assert_ne!(MergeKey::of(&a), MergeKey::of(&b));
+        // sent-by compares without case, the branch with it
+        let upper = req("H.Example;branch=z9hG4bKab", "12", "34");
+        assert_eq!(ServerKey::of(&a, None), ServerKey::of(&upper, None));
+        let other_branch = req("h.example;branch=z9hG4bKAB", "12", "34");
+        assert_ne!(ServerKey::of(&a, None), ServerKey::of(&other_branch, None));
+        assert_eq!(MergeKey::of(&a), MergeKey::of(&other_branch));
     }
 }
