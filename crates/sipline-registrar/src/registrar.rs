@@ -77,6 +77,10 @@ pub struct RegisterContext {
     /// saves a copy of the binding), and [`RegisterOutcome::changed`] alone
     /// says whether anything is to be stored.
     pub bindings_only: bool,
+    /// The request's canonical AOR, when the caller has it already (from
+    /// [`Registrar::aor_of`]): the To URI is then not parsed again, unless
+    /// the registrar checks domains ([`RegistrarConfig::domains`]).
+    pub aor: Option<String>,
 }
 
 /// What the registrar decided.
@@ -245,13 +249,19 @@ impl Registrar {
         };
 
         // §10.3 step 5: the AOR is the To URI, canonicalized.
-        let Ok(to) = request.to_header() else {
-            return Ok(reject(400, None));
+        let aor = match &ctx.aor {
+            Some(aor) if self.config.domains.is_empty() => aor.clone(),
+            _ => {
+                let Ok(to) = request.to_header() else {
+                    return Ok(reject(400, None));
+                };
+                let aor = canonical_aor(&to.uri);
+                if !self.config.domains.is_empty() && !self.domain_ok(&to.uri) {
+                    return Ok(reject(404, Some(aor)));
+                }
+                aor
+            }
         };
-        let aor = canonical_aor(&to.uri);
-        if !self.config.domains.is_empty() && !self.domain_ok(&to.uri) {
-            return Ok(reject(404, Some(aor)));
-        }
         let (Some(call_id), Ok(cseq)) = (request.call_id(), request.cseq()) else {
             return Ok(reject(400, Some(aor)));
         };

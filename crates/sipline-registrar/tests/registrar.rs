@@ -779,3 +779,32 @@ fn bindings_only_gives_the_same_list_without_changes() {
     assert!(!b.changed);
     assert_eq!(listed(&b.response).len(), 1);
 }
+
+/// `RegisterContext::aor`: the caller's AOR (from `aor_of`) is used as is,
+/// without reading To again, unless the registrar checks domains.
+#[test]
+fn a_given_aor_is_used_unless_domains_are_checked() {
+    let reg = Registrar::default();
+    let r = req("c1", 1, &["<sip:a@192.0.2.4>"], &[]);
+    assert_eq!(reg.aor_of(&r).as_deref(), Some(AOR));
+    let given = |aor: &str| RegisterContext {
+        aor: Some(aor.into()),
+        ..Default::default()
+    };
+    let out = reg.process(T0, &r, &[], &given(AOR)).unwrap();
+    assert_eq!(status(&out.response), 200);
+    assert_eq!(out.aor.as_deref(), Some(AOR));
+    assert!(out.bindings.iter().all(|b| b.aor == AOR));
+    // what the caller gives is what is used (To is not read again)
+    let out = reg
+        .process(T0, &r, &[], &given("sip:carol@example.com"))
+        .unwrap();
+    assert_eq!(out.aor.as_deref(), Some("sip:carol@example.com"));
+    // checking domains reads To: a foreign one is 404 whatever is given
+    let strict = Registrar::new(RegistrarConfig {
+        domains: vec!["other.example".into()],
+        ..Default::default()
+    });
+    let out = strict.process(T0, &r, &[], &given(AOR)).unwrap();
+    assert_eq!(status(&out.response), 404);
+}

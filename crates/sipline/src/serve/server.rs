@@ -1325,12 +1325,16 @@ impl Server {
             to_tag: Some(tag()),
             // The store takes the whole list (below), never the changes.
             bindings_only: true,
+            // lent to the registrar, which need not parse To again
+            aor: Some(aor),
         };
         let now = sipline_registrar::unix_now();
         let registrar = &self.registrar;
-        let processed = self.bindings.with(&aor, |current| {
+        let key = ctx.aor.as_deref().unwrap_or_default();
+        let processed = self.bindings.with(key, |current| {
             registrar.process(now, &request, current, &ctx)
         });
+        let aor = ctx.aor.unwrap_or_default();
         let Ok(outcome) = processed else {
             self.reply(tx, 400, None);
             return self.release(&aor);
