@@ -32,6 +32,7 @@ mod message;
 mod method;
 pub mod parse;
 mod status;
+pub mod text;
 mod transport;
 pub mod uri;
 

@@ -52,7 +52,6 @@ pub use store::{LocationStore, StoreError};
 
 use sipline_message::uri::escape::unescape_lossy;
 use sipline_message::{Message, StatusCode, Uri};
-use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time in Unix seconds.
@@ -95,10 +94,11 @@ pub fn canonical_aor(uri: &Uri) -> String {
             // Written in place (no temporary strings: a registrar computes
             // this for every REGISTER).
             let host = out.len();
-            let _ = write!(out, "{}", s.host);
+            s.host.push_to(&mut out);
             out[host..].make_ascii_lowercase();
             if let Some(port) = s.port.filter(|&p| p != s.scheme.default_port()) {
-                let _ = write!(out, ":{port}");
+                out.push(':');
+                out.push_str(sipline_message::text::port(port).as_str());
             }
             out
         }

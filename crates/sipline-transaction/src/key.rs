@@ -2,7 +2,6 @@
 
 use sipline_message::header::MAGIC_COOKIE;
 use sipline_message::{Message, Method};
-use std::fmt::Write as _;
 
 /// The method a transaction is keyed by: an ACK or CANCEL matches the INVITE
 /// it belongs to through `for_server`.
@@ -76,7 +75,8 @@ impl ServerKey {
                 branch_sent_by.push_str(b);
                 branch_sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
                 if let Some(p) = port {
-                    let _ = write!(branch_sent_by, ":{p}");
+                    branch_sent_by.push(':');
+                    branch_sent_by.push_str(sipline_message::text::port(p).as_str());
                 }
                 Some(Self::Rfc3261 {
                     branch_sent_by,

@@ -52,7 +52,6 @@ pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr) -> Result<bo
 /// (and nothing changed) when there is no top Via or, with a port, no bare
 /// `rport` in it.
 fn stamp_text(msg: &mut Message, port: Option<u16>, ip: IpAddr) -> bool {
-    use std::fmt::Write as _;
     let headers = msg.headers_mut();
     let Some(at) = headers
         .iter()
@@ -74,11 +73,13 @@ fn stamp_text(msg: &mut Message, port: Option<u16>, ip: IpAddr) -> bool {
     let mut value = String::with_capacity(first.len() + 64);
     value.push_str(&first[..rport_end]);
     if let Some(port) = port {
-        let _ = write!(value, "={port}");
+        value.push('=');
+        value.push_str(sipline_message::text::port(port).as_str());
     }
     value.push_str(&first[rport_end..]);
+    // RFC 3261 §25.1: IPv6 without brackets in received
     value.push_str(";received=");
-    push_ip(&mut value, ip);
+    sipline_message::text::push_ip(&mut value, ip);
     headers.pop_first_value(StdHeader::Via);
     let at = at.min(headers.len());
     headers.insert(at, Header::new(name, value));
@@ -120,32 +121,6 @@ fn bare_param_end(v: &[u8], name: &[u8]) -> Option<usize> {
         i += 1;
     }
     None
-}
-
-/// An address as `received` has it (IPv6 without brackets, RFC 3261
-/// §25.1 `received = "received" EQUAL (IPv4address / IPv6address)`).
-fn push_ip(out: &mut String, ip: IpAddr) {
-    use std::fmt::Write as _;
-    match ip {
-        IpAddr::V4(v4) => {
-            // the octets by hand: this runs for nearly every request
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                if o >= 100 {
-                    out.push(char::from(b'0' + o / 100));
-                }
-                if o >= 10 {
-                    out.push(char::from(b'0' + o / 10 % 10));
-                }
-                out.push(char::from(b'0' + o % 10));
-            }
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
-    }
 }
 
 /// Rewrites the transport of the top Via (RFC 3261 §18.1.1: "If this causes

@@ -31,6 +31,18 @@ impl Host {
         }
     }
 
+    /// Appends the host as `Display` writes it (IPv6 in brackets).
+    pub fn push_to(&self, out: &mut String) {
+        match self {
+            Host::Domain(d) => out.push_str(d),
+            Host::Ipv4(a) => out.push_str(crate::text::ipv4(*a).as_str()),
+            Host::Ipv6(a) => {
+                use fmt::Write as _;
+                let _ = write!(out, "[{a}]");
+            }
+        }
+    }
+
     /// Whether this is an IPv4 or IPv6 address.
     pub fn is_ip(&self) -> bool {
         !matches!(self, Host::Domain(_))
@@ -41,7 +53,7 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Domain(d) => f.write_str(d),
-            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv4(a) => f.write_str(crate::text::ipv4(*a).as_str()),
             Host::Ipv6(a) => write!(f, "[{a}]"),
         }
     }

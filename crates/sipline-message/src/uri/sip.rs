@@ -663,10 +663,12 @@ impl fmt::Display for SipUri {
         }
         fmt::Display::fmt(&self.host, f)?;
         if let Some(p) = self.port {
-            write!(f, ":{p}")?;
+            f.write_str(":")?;
+            f.write_str(crate::text::port(p).as_str())?;
         }
         for p in &self.params {
-            write!(f, ";{p}")?;
+            f.write_str(";")?;
+            fmt::Display::fmt(p, f)?;
         }
         for (i, (n, v)) in self.headers.iter().enumerate() {
             f.write_str(if i == 0 { "?" } else { "&" })?;

@@ -7,6 +7,7 @@
 use super::config::{Config, Mode};
 use sipline_auth::{Credential, DigestServer, DigestServerConfig, Verdict};
 use sipline_message::header::StdHeader;
+use sipline_message::text::push_socket_addr;
 use sipline_message::uri::{Host, Scheme, SipUri, Uri};
 use sipline_message::{Bytes, Message, Method, Request, StatusCode, Transport};
 use sipline_proxy::{
@@ -1724,12 +1725,14 @@ struct Arrival {
 
 impl Arrival {
     fn source(self) -> Source {
-        // each address formatted once (this runs for every REGISTER)
-        let remote = self.remote.to_string();
-        let local = self.local.to_string();
+        // each address written once, by hand (this runs for every REGISTER)
+        let mut remote = String::with_capacity(21);
+        push_socket_addr(&mut remote, self.remote);
+        let mut local = String::with_capacity(21);
+        push_socket_addr(&mut local, self.local);
         let connection = match self.connection {
             Some(c) => c.0.to_string(),
-            None => udp_flow(&remote, &local),
+            None => udp_flow_of(&remote, &local),
         };
         Source {
             transport: self.transport.as_str().to_string(),
@@ -1741,11 +1744,17 @@ impl Arrival {
 
     /// The flow it came over (RFC 5626 §6), as bindings and flow tokens
     /// name it ([`Server::flow_destination`] reads it back): a connection
-    /// id, or for UDP [`udp_flow`].
+    /// id, or for UDP [`udp_flow_of`].
     fn flow(self) -> String {
         match self.connection {
             Some(c) => c.0.to_string(),
-            None => udp_flow(&self.remote, &self.local),
+            None => {
+                let mut remote = String::with_capacity(21);
+                push_socket_addr(&mut remote, self.remote);
+                let mut local = String::with_capacity(21);
+                push_socket_addr(&mut local, self.local);
+                udp_flow_of(&remote, &local)
+            }
         }
     }
 }
@@ -1753,8 +1762,13 @@ impl Arrival {
 /// A UDP flow's name, `udp:REMOTE@LOCAL`: the address pair is all a UDP
 /// flow is (RFC 5626 §5.3: back to the address the request came from, from
 /// the socket it came to).
-fn udp_flow(remote: &dyn std::fmt::Display, local: &dyn std::fmt::Display) -> String {
-    format!("udp:{remote}@{local}")
+fn udp_flow_of(remote: &str, local: &str) -> String {
+    let mut flow = String::with_capacity(5 + remote.len() + local.len());
+    flow.push_str("udp:");
+    flow.push_str(remote);
+    flow.push('@');
+    flow.push_str(local);
+    flow
 }
 
 /// A message on its way out.
