@@ -35,17 +35,22 @@ impl Inner {
                 return error_reply_from_raw(self, &raw, &e);
             }
         };
+        let mut top_via = None;
         if message.is_request() {
             // RFC 3261 §18.2.1 and RFC 3581 §4.
-            if let Err(e) = crate::via::stamp_received(&mut message, source) {
-                Atomic::add(&counters.parse_errors, 1);
-                return error_reply(self, &message, &e);
+            match crate::via::stamp_received(&mut message, source) {
+                Ok((via, _)) => top_via = Some(via),
+                Err(e) => {
+                    Atomic::add(&counters.parse_errors, 1);
+                    return error_reply(self, &message, &e);
+                }
             }
         }
         Atomic::add(&counters.messages_in, 1);
         self.incoming
             .send(Incoming {
                 message,
+                top_via,
                 raw,
                 transport,
                 source,

@@ -51,6 +51,7 @@ pub use error::SendError;
 use bytes::Bytes;
 use connection::Connections;
 use counters::Counters;
+use sipline_message::header::Via;
 use sipline_message::parse::ParseOptions;
 use sipline_message::{Message, Transport};
 use std::collections::HashMap;
@@ -68,6 +69,11 @@ pub struct Incoming {
     /// The message; for a request, the top Via has `received`/`rport` added
     /// as RFC 3261 §18.2.1 and RFC 3581 §4 say.
     pub message: Message,
+    /// For a request: its top Via as parsed on receipt, with the
+    /// `received`/`rport` added (what `message.top_via()` gives), so that
+    /// the receiver need not parse it again, e.g. for
+    /// [`response_destination`].
+    pub top_via: Option<Via>,
     /// The bytes as received (before the Via was stamped).
     pub raw: Bytes,
     /// The transport it came over.

@@ -7,8 +7,11 @@ use sipline_message::{Message, ParseError, Transport};
 use std::net::{IpAddr, SocketAddr};
 
 /// Adds `received` and fills `rport` in the top Via of a request that came
-/// from `source`. Returns whether the Via changed.
-pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr) -> Result<bool, ParseError> {
+/// from `source`. Returns the top Via as it now is, and whether it changed.
+pub(crate) fn stamp_received(
+    msg: &mut Message,
+    source: SocketAddr,
+) -> Result<(Via, bool), ParseError> {
     let mut via = msg.top_via()?;
     let ip = source.ip().to_canonical();
     let rport = via.rport();
@@ -23,7 +26,7 @@ pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr) -> Result<bo
     // it; we add it on every transport, which the same section allows.)
     let add_received = rport.is_some() || !host_is(&via.host, ip);
     if !fill_rport && !add_received {
-        return Ok(false);
+        return Ok((via, false));
     }
     // Most requests (every one from a client that asks for rport) come
     // here: the value is edited as text, the port written into the bare
@@ -31,20 +34,24 @@ pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr) -> Result<bo
     // into parameters and written out again. A Via that already has a
     // `received`, or an `rport` with a value that is not a port, takes the
     // general way below.
-    if via.received().is_none() {
-        let port = fill_rport.then_some(source.port());
-        if stamp_text(msg, port, ip) {
-            return Ok(true);
-        }
-    }
+    let as_text =
+        via.received().is_none() && stamp_text(msg, fill_rport.then_some(source.port()), ip);
+    // the parsed Via gets the same values (returned to the caller)
     if fill_rport {
-        via.params.set("rport", Some(&source.port().to_string()));
+        via.params.set(
+            "rport",
+            Some(sipline_message::text::port(source.port()).as_str()),
+        );
     }
     if add_received {
-        via.params.set("received", Some(&ip.to_string()));
+        let mut text = String::with_capacity(15);
+        sipline_message::text::push_ip(&mut text, ip);
+        via.params.set("received", Some(&text));
     }
-    replace_top_via(msg, &via);
-    Ok(true)
+    if !as_text {
+        replace_top_via(msg, &via);
+    }
+    Ok((via, true))
 }
 
 /// Writes `port` into the bare `rport` parameter of the top Via (when
@@ -182,7 +189,7 @@ mod tests {
     fn received_added_for_domain_and_other_ip() {
         // RFC 3261 §18.2.1 example
         let mut m = req("Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bK1");
-        assert!(stamp_received(&mut m, src("192.0.2.4:5060")).unwrap());
+        assert!(stamp_received(&mut m, src("192.0.2.4:5060")).unwrap().1);
         let v = m.top_via().unwrap();
         assert_eq!(v.received(), Some("192.0.2.4"));
         assert_eq!(m.vias().unwrap().len(), 2);
@@ -196,10 +203,10 @@ mod tests {
     #[test]
     fn no_received_when_same_ip() {
         let mut m = req("Via: SIP/2.0/UDP 192.0.2.4:5070;branch=z9hG4bK1");
-        assert!(!stamp_received(&mut m, src("192.0.2.4:5070")).unwrap());
+        assert!(!stamp_received(&mut m, src("192.0.2.4:5070")).unwrap().1);
         assert_eq!(m.top_via().unwrap().received(), None);
         let mut m = req("Via: SIP/2.0/TCP [2001:db8::1];branch=z9hG4bK1");
-        assert!(!stamp_received(&mut m, src("[2001:db8::1]:5060")).unwrap());
+        assert!(!stamp_received(&mut m, src("[2001:db8::1]:5060")).unwrap().1);
     }
 
     #[test]
@@ -263,6 +270,42 @@ mod tests {
         let mut m = req("Via: SIP/2.0/UDP h.example;branch=z9hG4bK1");
         stamp_received(&mut m, src("0.9.10.255:7")).unwrap();
         assert_eq!(m.top_via().unwrap().received(), Some("0.9.10.255"));
+    }
+
+    /// What it returns is what the message now says (the transport hands
+    /// it on so that the top Via is not parsed again).
+    #[test]
+    fn returned_via_is_the_stamped_one() {
+        for (via, source) in [
+            (
+                "Via: SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bK1",
+                "192.0.2.1:9988",
+            ),
+            (
+                "Via: SIP/2.0/UDP 10.1.1.1:4540;branch=z9hG4bK1",
+                "192.0.2.1:9988",
+            ),
+            (
+                "Via: SIP/2.0/UDP 192.0.2.1:9988;branch=z9hG4bK1",
+                "192.0.2.1:9988",
+            ),
+            (
+                "Via: SIP/2.0/UDP h.example;rport=x;branch=z9hG4bK1",
+                "10.0.0.1:7",
+            ),
+            (
+                "Via: SIP/2.0/UDP h.example;received=1.2.3.4;rport;branch=z9hG4bK1",
+                "10.0.0.1:7",
+            ),
+            (
+                "Via: SIP/2.0/TCP [2001:db8::1];rport;branch=z9hG4bK1",
+                "[2001:db8::2]:5",
+            ),
+        ] {
+            let mut m = req(via);
+            let (returned, _) = stamp_received(&mut m, src(source)).unwrap();
+            assert_eq!(returned, m.top_via().unwrap(), "{via}");
+        }
     }
 
     #[test]

@@ -907,7 +907,12 @@ impl Server {
             return;
         }
         // Where responses to this request go (§18.2.2).
-        let mut dest = match inc.message.top_via() {
+        // (the transport parsed the top Via on receipt)
+        let top_via = match inc.top_via {
+            Some(via) => Ok(via),
+            None => inc.message.top_via(),
+        };
+        let mut dest = match top_via {
             Ok(via) => sipline_transport::response_destination(
                 &via,
                 inc.transport,
