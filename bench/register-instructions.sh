@@ -8,7 +8,9 @@
 # difference divided by N2 - N1 leaves out start-up and shutdown. T1 is
 # 50 ms (timers.t1_ms), so that Timer J (64*T1) ends each transaction
 # within the run and its removal is counted too. STORE=memory keeps the
-# bindings in memory (registrar.store); the default is the durable one (redb).
+# bindings in memory (registrar.store); the default is the durable one (redb),
+# whose figure at this low rate (nearly one commit per REGISTER) is not what
+# it costs under load, where commits are grouped. Needs valgrind and sipp.
 #
 #   bench/register-instructions.sh BIN [N1 N2 [RATE]] [-- serve args...]
 #   e.g. STORE=memory bench/register-instructions.sh target/release/sipline 1000 3000 -- --threads 1
