@@ -73,7 +73,8 @@ impl ServerKey {
                 let (host, port) = msg.top_via_sent_by()?;
                 let mut branch_sent_by = String::with_capacity(b.len() + host.len() + 8);
                 branch_sent_by.push_str(b);
-                branch_sent_by.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+                branch_sent_by.push_str(host);
+                branch_sent_by[b.len()..].make_ascii_lowercase();
                 if let Some(p) = port {
                     branch_sent_by.push(':');
                     branch_sent_by.push_str(sipline_message::text::port(p).as_str());

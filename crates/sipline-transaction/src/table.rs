@@ -328,11 +328,10 @@ impl<A: Clone> Transactions<A> {
         let id = tx.id;
         self.server_keys.insert(key.clone(), id);
         tx.server_key = Some(key);
-        if let Some(m) = merge {
-            if let std::collections::hash_map::Entry::Vacant(e) = self.merge_keys.entry(m.clone()) {
-                e.insert(id);
-                tx.merge_key = Some(m);
-            }
+        // the first transaction of a merge key owns it (and removes it)
+        if let (Some(m), None) = (merge, merged) {
+            self.merge_keys.insert(m.clone(), id);
+            tx.merge_key = Some(m);
         }
         self.stats.server_created += 1;
         self.insert(tx);

@@ -589,7 +589,7 @@ impl Driver {
         let _ = self.endpoint.flow_failed(Instant::now(), h, proven);
     }
 
-    fn on_received(&mut self, m: Received) {
+    fn on_received(&mut self, mut m: Received) {
         let now = Instant::now();
         if self.trace_on {
             let _ = self.trace.send(TraceEntry {
@@ -603,7 +603,8 @@ impl Driver {
         let reliable = m.transport.is_reliable();
         let source = match &m.message {
             Message::Request(_) => {
-                let Ok(via) = m.message.top_via() else {
+                // (the transport parsed the top Via on receipt)
+                let Some(via) = m.top_via.take().or_else(|| m.message.top_via().ok()) else {
                     return;
                 };
                 match response_destination(&via, m.transport, m.source, m.connection) {

@@ -1735,11 +1735,8 @@ struct Arrival {
 
 impl Arrival {
     fn source(self) -> Source {
-        // each address written once, by hand (this runs for every REGISTER)
-        let mut remote = String::with_capacity(21);
-        push_socket_addr(&mut remote, self.remote);
-        let mut local = String::with_capacity(21);
-        push_socket_addr(&mut local, self.local);
+        // each address written once (this runs for every REGISTER)
+        let (remote, local) = (addr_text(self.remote), addr_text(self.local));
         let connection = match self.connection {
             Some(c) => c.0.to_string(),
             None => udp_flow_of(&remote, &local),
@@ -1758,15 +1755,16 @@ impl Arrival {
     fn flow(self) -> String {
         match self.connection {
             Some(c) => c.0.to_string(),
-            None => {
-                let mut remote = String::with_capacity(21);
-                push_socket_addr(&mut remote, self.remote);
-                let mut local = String::with_capacity(21);
-                push_socket_addr(&mut local, self.local);
-                udp_flow_of(&remote, &local)
-            }
+            None => udp_flow_of(&addr_text(self.remote), &addr_text(self.local)),
         }
     }
+}
+
+/// An address as `Display` writes it, by hand (see [`push_socket_addr`]).
+fn addr_text(addr: SocketAddr) -> String {
+    let mut text = String::with_capacity(21);
+    push_socket_addr(&mut text, addr);
+    text
 }
 
 /// A UDP flow's name, `udp:REMOTE@LOCAL`: the address pair is all a UDP
