@@ -60,6 +60,7 @@ mod config;
 mod key;
 mod server_invite;
 mod server_non_invite;
+mod shard;
 mod table;
 mod timer;
 mod tx;

@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 
 /// Hash maps keyed by message fields use foldhash, seeded per process, so
 /// that keys chosen by peers cannot be made to collide on purpose.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::shard::ShardedMap;
 use std::time::Instant;
 
 /// What became of a received request.
@@ -104,11 +104,13 @@ pub struct Stats {
 /// transaction and hands it back with every [`Transmit`].
 pub struct Transactions<A> {
     config: Config,
-    /// Boxed: the map moves only pointers when it grows.
-    txs: HashMap<TransactionId, Box<Tx<A>>>,
-    client_keys: HashMap<ClientKey, TransactionId>,
-    server_keys: HashMap<ServerKey, TransactionId>,
-    merge_keys: HashMap<MergeKey, TransactionId>,
+    /// Boxed: the map moves only pointers when it grows. Sharded maps
+    /// (see [`ShardedMap`]): these hold every transaction for 64*T1 after
+    /// it ends, millions under load, and must not stop the thread to grow.
+    txs: ShardedMap<TransactionId, Box<Tx<A>>>,
+    client_keys: ShardedMap<ClientKey, TransactionId>,
+    server_keys: ShardedMap<ServerKey, TransactionId>,
+    merge_keys: ShardedMap<MergeKey, TransactionId>,
     heap: BinaryHeap<Reverse<(Instant, TransactionId)>>,
     next_id: u64,
     out: Out<A>,
@@ -120,10 +122,10 @@ impl<A: Clone> Transactions<A> {
     pub fn new(config: Config) -> Self {
         Self {
             config,
-            txs: HashMap::default(),
-            client_keys: HashMap::default(),
-            server_keys: HashMap::default(),
-            merge_keys: HashMap::default(),
+            txs: ShardedMap::new(),
+            client_keys: ShardedMap::new(),
+            server_keys: ShardedMap::new(),
+            merge_keys: ShardedMap::new(),
             heap: BinaryHeap::new(),
             next_id: 0,
             out: Out::default(),
@@ -188,8 +190,9 @@ impl<A: Clone> Transactions<A> {
             timers: TimerTable::default(),
             interval: self.config.t1,
             request: Some(request),
-            server_key: None,
-            merge_key: None,
+            key_hash: None,
+            merge_hash: None,
+            rfc2543: false,
             request_bytes: Bytes::new(),
             last_response: None,
             ack: None,
@@ -233,7 +236,7 @@ impl<A: Clone> Transactions<A> {
             _ => client_non_invite::start(&mut tx, now, &self.config, &mut self.out),
         }
         let id = tx.id;
-        self.client_keys.insert(key, id);
+        tx.key_hash = Some(self.client_keys.insert(key, id));
         self.stats.client_created += 1;
         self.insert(tx);
         Ok(id)
@@ -266,7 +269,7 @@ impl<A: Clone> Transactions<A> {
                 // response, for 64*T1 over UDP: the request goes now
                 // rather than stay in memory that long. RFC 2543 matching
                 // needs the request's To tag, so such requests stay.
-                if status.is_final() && tx.server_key.as_ref().is_some_and(|k| !k.is_rfc2543()) {
+                if status.is_final() && !tx.rfc2543 {
                     tx.request = None;
                 }
             }
@@ -326,12 +329,11 @@ impl<A: Clone> Transactions<A> {
             _ => server_non_invite::start(&mut tx, now, &self.config),
         }
         let id = tx.id;
-        self.server_keys.insert(key.clone(), id);
-        tx.server_key = Some(key);
+        tx.rfc2543 = key.is_rfc2543();
+        tx.key_hash = Some(self.server_keys.insert(key, id));
         // the first transaction of a merge key owns it (and removes it)
         if let (Some(m), None) = (merge, merged) {
-            self.merge_keys.insert(m.clone(), id);
-            tx.merge_key = Some(m);
+            tx.merge_hash = Some(self.merge_keys.insert(m, id));
         }
         self.stats.server_created += 1;
         self.insert(tx);
@@ -523,26 +525,20 @@ impl<A: Clone> Transactions<A> {
         let Some(tx) = self.txs.remove(&id) else {
             return;
         };
-        // A client transaction's key is derived again from its request
-        // (which it keeps to the end); a server transaction keeps its keys.
-        match tx.kind {
-            Kind::ClientInvite | Kind::ClientNonInvite => {
-                if let Some(k) = tx.request.as_ref().and_then(ClientKey::of) {
-                    if self.client_keys.get(&k) == Some(&id) {
-                        self.client_keys.remove(&k);
-                    }
+        // Its keys' entries are found by their hashes and its id (a key
+        // taken over by a later transaction is that one's to remove).
+        if let Some(h) = tx.key_hash {
+            match tx.kind {
+                Kind::ClientInvite | Kind::ClientNonInvite => {
+                    self.client_keys.remove_hashed(h, |t| *t == id)
                 }
-            }
-            Kind::ServerInvite | Kind::ServerNonInvite => {
-                if let Some(k) = &tx.server_key {
-                    if self.server_keys.get(k) == Some(&id) {
-                        self.server_keys.remove(k);
-                    }
+                Kind::ServerInvite | Kind::ServerNonInvite => {
+                    self.server_keys.remove_hashed(h, |t| *t == id)
                 }
-                if let Some(k) = &tx.merge_key {
-                    self.merge_keys.remove(k);
-                }
-            }
+            };
+        }
+        if let Some(h) = tx.merge_hash {
+            self.merge_keys.remove_hashed(h, |t| *t == id);
         }
         self.out.events.push_back(Event::Terminated {
             transaction: id,

@@ -1,7 +1,6 @@
 //! What every transaction holds, and what the state machines output.
 
 use crate::config::Config;
-use crate::key::{MergeKey, ServerKey};
 use crate::timer::{Timer, TimerTable};
 use crate::{Event, TransactionId, Transmit};
 use sipline_message::{Bytes, Message};
@@ -54,10 +53,14 @@ pub(crate) struct Tx<A> {
     /// Completed state does for 64*T1 (absorb retransmissions, resend the
     /// response, §17.2.2) needs only its keys and the response.
     pub(crate) request: Option<Message>,
-    /// A server transaction's keys in the table, kept so that it leaves
-    /// the table without its request.
-    pub(crate) server_key: Option<ServerKey>,
-    pub(crate) merge_key: Option<MergeKey>,
+    /// The hash its key (client or server) is filed under in the table,
+    /// and the hash of the merge key it owns: it leaves the table by them,
+    /// without its request and without keeping copies of its keys.
+    pub(crate) key_hash: Option<u64>,
+    pub(crate) merge_hash: Option<u64>,
+    /// A server transaction matched by RFC 2543's rules (§17.2.3), which
+    /// need the request's To tag to the end.
+    pub(crate) rfc2543: bool,
     /// Client: the request as sent, for retransmissions.
     pub(crate) request_bytes: Bytes,
     /// Server: the last response sent, for retransmissions.
