@@ -26,13 +26,16 @@ use std::hash::{BuildHasher, Hash};
 /// Tables per map.
 const SHARDS: usize = 64;
 
+/// Bits of the hash that choose the shard, through a lookup table: 1,024
+/// values for 64 shards, 11 to 22 each.
+const SLICE_BITS: u32 = 10;
+
 /// A map from `K` to `V` in [`SHARDS`] tables chosen by the key's hash,
 /// hashed with a per-process random seed (foldhash).
 pub(crate) struct ShardedMap<K, V> {
     shards: Box<[HashTable<Entry<K, V>>]>,
-    /// Where each shard's share of the 32-bit hash slice ends (ascending;
-    /// the last is `u32::MAX`).
-    bounds: Box<[u32]>,
+    /// The shard of each value of [`SLICE_BITS`] bits of a hash.
+    lookup: Box<[u8]>,
     hasher: foldhash::fast::RandomState,
     len: usize,
 }
@@ -45,20 +48,27 @@ struct Entry<K, V> {
 
 impl<K: Hash + Eq, V> ShardedMap<K, V> {
     pub(crate) fn new() -> Self {
-        // shard i takes a share 2^(i/SHARDS) of the keys (relative)
+        // shard i takes a share 2^(i/SHARDS) of the keys (relative): the
+        // values of the slice up to the sum of the shares so far are its
         let weight = |i: usize| (i as f64 / SHARDS as f64).exp2();
         let total: f64 = (0..SHARDS).map(weight).sum();
-        let mut sum = 0.0;
-        let mut bounds: Box<[u32]> = (0..SHARDS)
-            .map(|i| {
-                sum += weight(i);
-                (sum / total * f64::from(u32::MAX)) as u32
-            })
-            .collect();
-        bounds[SHARDS - 1] = u32::MAX;
+        let values = 1usize << SLICE_BITS;
+        let mut ends = (0..SHARDS).scan(0.0, |sum, i| {
+            *sum += weight(i);
+            Some((*sum / total * values as f64).round() as usize)
+        });
+        let mut lookup = vec![0u8; values].into_boxed_slice();
+        let (mut shard, mut end) = (0, ends.next().unwrap_or(values));
+        for (v, slot) in lookup.iter_mut().enumerate() {
+            while v >= end && shard + 1 < SHARDS {
+                shard += 1;
+                end = ends.next().unwrap_or(values);
+            }
+            *slot = shard as u8;
+        }
         Self {
             shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
-            bounds,
+            lookup,
             hasher: foldhash::fast::RandomState::default(),
             len: 0,
         }
@@ -74,8 +84,8 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
     /// from the top seven), so that the keys of one shard still spread
     /// over its table.
     fn shard(&self, hash: u64) -> usize {
-        let slice = (hash >> 25) as u32; // bits 25..57
-        self.bounds.partition_point(|&b| b < slice).min(SHARDS - 1)
+        let slice = (hash >> (57 - SLICE_BITS)) as usize & ((1 << SLICE_BITS) - 1); // bits 47..57
+        usize::from(self.lookup[slice])
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
