@@ -56,42 +56,129 @@ impl Timer {
     ];
 }
 
-/// When each timer of one transaction fires next.
-#[derive(Debug, Clone, Copy, Default)]
+/// When each timer of one transaction fires next: nanoseconds from the
+/// first instant set (what a transaction keeps for Timer J's 32 s, by the
+/// million under load, is 128 bytes instead of 14 `Option<Instant>`s, 224).
+/// Exact: `Instant`s differ by whole nanoseconds.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct TimerTable {
-    data: [Option<Instant>; 14],
+    base: Option<Instant>,
+    /// Offsets from `base`, [`OFF`] for a timer not set.
+    data: [i64; 14],
+}
+
+/// A timer not set.
+const OFF: i64 = i64::MIN;
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        Self {
+            base: None,
+            data: [OFF; 14],
+        }
+    }
 }
 
 impl TimerTable {
-    pub(crate) fn set(&mut self, t: Timer, at: Instant) {
-        self.data[t as usize] = Some(at);
+    /// `at` as an offset from `base` (saturating, ±292 years).
+    fn offset(base: Instant, at: Instant) -> i64 {
+        match at.checked_duration_since(base) {
+            Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+            None => i64::try_from(base.duration_since(at).as_nanos()).map_or(OFF + 1, |n| -n),
+        }
     }
 
+    fn instant(base: Instant, offset: i64) -> Instant {
+        let d = std::time::Duration::from_nanos(offset.unsigned_abs());
+        if offset >= 0 {
+            base + d
+        } else {
+            base - d
+        }
+    }
+
+    pub(crate) fn set(&mut self, t: Timer, at: Instant) {
+        let base = *self.base.get_or_insert(at);
+        self.data[t as usize] = Self::offset(base, at);
+    }
+
+    #[cfg(test)]
     pub(crate) fn get(&self, t: Timer) -> Option<Instant> {
-        self.data[t as usize]
+        let offset = self.data[t as usize];
+        match (self.base, offset) {
+            (Some(base), o) if o != OFF => Some(Self::instant(base, o)),
+            _ => None,
+        }
     }
 
     pub(crate) fn stop(&mut self, t: Timer) {
-        self.data[t as usize] = None;
+        self.data[t as usize] = OFF;
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.data = [None; 14];
+        self.data = [OFF; 14];
     }
 
     /// The earliest timer.
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.data.iter().flatten().min().copied()
+        let base = self.base?;
+        let first = self.data.iter().copied().filter(|&o| o != OFF).min()?;
+        Some(Self::instant(base, first))
     }
 
     /// The earliest timer due at `now`, with the instant it was due, stopped
     /// as it is returned.
     pub(crate) fn take_expired(&mut self, now: Instant) -> Option<(Timer, Instant)> {
+        let base = self.base?;
+        let now = Self::offset(base, now);
         let (t, at) = Timer::VALUES
             .iter()
-            .filter_map(|&t| self.get(t).filter(|&at| at <= now).map(|at| (t, at)))
-            .min_by_key(|&(_, at)| at)?;
+            .map(|&t| (t, self.data[t as usize]))
+            .filter(|&(_, o)| o != OFF && o <= now)
+            .min_by_key(|&(_, o)| o)?;
         self.stop(t);
-        Some((t, at))
+        Some((t, Self::instant(base, at)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timer_table_gives_back_exact_instants() {
+        let t0 = Instant::now();
+        let ns = Duration::from_nanos;
+        let mut table = TimerTable::default();
+        assert_eq!(table.next(), None);
+        assert_eq!(table.take_expired(t0 + Duration::from_secs(99)), None);
+        table.set(Timer::J, t0 + Duration::from_millis(32_000) + ns(7));
+        // before the first one set (a caller's clock is its own business)
+        table.set(Timer::A, t0 - ns(3));
+        table.set(Timer::B, t0 + ns(1));
+        assert_eq!(table.get(Timer::A), Some(t0 - ns(3)));
+        assert_eq!(table.get(Timer::B), Some(t0 + ns(1)));
+        assert_eq!(
+            table.get(Timer::J),
+            Some(t0 + Duration::from_millis(32_000) + ns(7))
+        );
+        assert_eq!(table.get(Timer::C), None);
+        assert_eq!(table.next(), Some(t0 - ns(3)));
+        // due ones come out earliest first, each once
+        assert_eq!(table.take_expired(t0), Some((Timer::A, t0 - ns(3))));
+        assert_eq!(table.take_expired(t0), None);
+        assert_eq!(table.take_expired(t0 + ns(1)), Some((Timer::B, t0 + ns(1))));
+        assert_eq!(table.next(), table.get(Timer::J));
+        table.stop(Timer::J);
+        assert_eq!(table.next(), None);
+        table.set(Timer::K, t0 + ns(5));
+        table.set(Timer::D, t0 + ns(5));
+        // a tie goes to the first in Timer::VALUES, as before
+        assert_eq!(table.take_expired(t0 + ns(9)), Some((Timer::D, t0 + ns(5))));
+        table.stop_all();
+        assert_eq!(table.next(), None);
+        assert_eq!(table.get(Timer::K), None);
+        assert_eq!(size_of::<TimerTable>(), 128);
     }
 }
