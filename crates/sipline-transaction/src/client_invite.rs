@@ -118,7 +118,7 @@ pub(crate) fn on_response<A: Clone>(
         (State::Calling | State::Proceeding, 3..=6) => {
             let invite = tx
                 .request
-                .as_ref()
+                .as_deref()
                 .and_then(Message::as_request)
                 .expect("client INVITE holds its request");
             let ack = Message::from(crate::build::ack_for_non_2xx(invite, &response)).to_bytes();

@@ -116,7 +116,7 @@ pub(crate) fn on_timer<A: Clone>(
 ) {
     match (tx.state, timer) {
         (State::Trying, Timer::Trying) => {
-            if let Some(req) = tx.request.as_ref().and_then(Message::as_request) {
+            if let Some(req) = tx.request.as_deref().and_then(Message::as_request) {
                 let trying = sipline_message::builder::response_to(req, StatusCode::TRYING, None);
                 let bytes = Message::from(trying).to_bytes();
                 tx.send(out, bytes.clone(), false);

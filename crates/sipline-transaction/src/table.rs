@@ -162,7 +162,7 @@ impl<A: Clone> Transactions<A> {
     /// non-INVITE server transaction holds it only until its final
     /// response.
     pub fn request(&self, id: TransactionId) -> Option<&Message> {
-        self.txs.get(&id).and_then(|t| t.request.as_ref())
+        self.txs.get(&id).and_then(|t| t.request.as_deref())
     }
 
     /// Where a transaction sends: the destination of a client transaction,
@@ -189,7 +189,7 @@ impl<A: Clone> Transactions<A> {
             dest,
             timers: TimerTable::default(),
             interval: self.config.t1,
-            request: Some(request),
+            request: Some(Box::new(request)),
             key_hash: None,
             merge_hash: None,
             rfc2543: false,
@@ -307,7 +307,7 @@ impl<A: Clone> Transactions<A> {
             // The key holds the method (an ACK went its own way above).
             // RFC 2543 matching also needs the To tag of the request (§17.2.3).
             let same = !key.is_rfc2543()
-                || tx.request.as_ref().and_then(Message::to_tag) == request.to_tag();
+                || tx.request.as_deref().and_then(Message::to_tag) == request.to_tag();
             if same {
                 match tx.kind {
                     Kind::ServerInvite => server_invite::on_retransmission(tx, &mut self.out),

@@ -51,8 +51,9 @@ pub(crate) struct Tx<A> {
     /// The request that created the transaction. A non-INVITE server
     /// transaction lets go of it with its final response: what the
     /// Completed state does for 64*T1 (absorb retransmissions, resend the
-    /// response, §17.2.2) needs only its keys and the response.
-    pub(crate) request: Option<Message>,
+    /// response, §17.2.2) needs only its keys and the response. Boxed, so
+    /// that one that let go of it keeps 8 bytes for it, not 232.
+    pub(crate) request: Option<Box<Message>>,
     /// The hash its key (client or server) is filed under in the table,
     /// and the hash of the merge key it owns: it leaves the table by them,
     /// without its request and without keeping copies of its keys.
