@@ -31,7 +31,8 @@ const SHARDS: usize = 64;
 const SLICE_BITS: u32 = 10;
 
 /// A map from `K` to `V` in [`SHARDS`] tables chosen by the key's hash,
-/// hashed with a per-process random seed (foldhash).
+/// hashed with foldhash seeded per process, so that keys chosen by peers
+/// (branches, tags, Call-IDs) cannot be made to collide on purpose.
 pub(crate) struct ShardedMap<K, V> {
     shards: Box<[HashTable<Entry<K, V>>]>,
     /// The shard of each value of [`SLICE_BITS`] bits of a hash.

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::key::{ClientKey, MergeKey, ServerKey};
 use crate::server_invite::AckOutcome;
+use crate::shard::ShardedMap;
 use crate::timer::TimerTable;
 use crate::tx::{Kind, Out, State, Tx};
 use crate::{
@@ -12,10 +13,6 @@ use crate::{
 use sipline_message::{Bytes, Message, Method};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-
-/// Hash maps keyed by message fields use foldhash, seeded per process, so
-/// that keys chosen by peers cannot be made to collide on purpose.
-use crate::shard::ShardedMap;
 use std::time::Instant;
 
 /// What became of a received request.
