@@ -27,22 +27,8 @@ cleanup() {
     [ "${KEEP:-0}" = 1 ] && echo "kept $OUT" || rm -rf "$OUT"
 }
 trap cleanup EXIT
-{ echo SEQUENTIAL; for i in $(seq 0 9999); do printf 'user%04d;pw_user%04d\n' "$i" "$i"; done; } > "$OUT/users.csv"
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SERVER_CPUS=(); SIPP_CPUS=()
-if [ "${PIN:-0}" = 1 ]; then
-    SERVER_CPUS=(taskset -c 0); SIPP_CPUS=(taskset -c "1-$(( $(nproc) - 1 ))")
-fi
-"${SERVER_CPUS[@]}" "$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
-    > /dev/null 2> "$OUT/serve.log" &
-SPID=$!; PIDS+=("$SPID")
-sleep 1
-kill -0 "$SPID" 2>/dev/null || { echo "serve did not start; see $OUT/serve.log"; KEEP=1; exit 1; }
-timeout $((SECS + 15)) "${SIPP_CPUS[@]}" sipp -i 127.0.0.1 -nostdin -key domain 127.0.0.1 -buff_size 4194304 \
-    -max_retrans 3 -sf "$HERE/sipp/register.xml" -inf "$OUT/users.csv" -r "$RATE" -rp 1000 \
-    -m $((RATE * SECS)) -l $((RATE * 4 + 100)) -trace_stat -stf "$OUT/reg.csv" -fd 1 "127.0.0.1:$PORT" \
-    > "$OUT/sipp.log" 2>&1 &
-SIPP=$!; PIDS+=("$SIPP")
+. "$HERE/register-common.sh"
+start_register_load 15 "$((RATE * 4 + 100))" "$@"
 drops() { ss -uanm "sport = :$PORT" | grep -o 'd[0-9]*)' | tr -d 'd)' | head -1; }
 steal() { awk '/^cpu /{print $9}' /proc/stat; }
 d0=$(drops); s0=$(steal); total=0
