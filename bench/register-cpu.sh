@@ -29,15 +29,16 @@ trap cleanup EXIT
 start_register_load 10 "100000" "$@"
 sleep 2
 ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
-T0=$(ticks)
+sys_ticks() { awk '{print $15}' "/proc/$SPID/stat"; }
+T0=$(ticks); S0=$(sys_ticks)
 if [ "${PERF:-0}" = 1 ]; then
     perf record -F ${PERF_F:-999} ${PERF_G--g} -p "$SPID" -o "$OUT/perf.data" -- sleep $((SECS - 4)) > /dev/null 2>&1
     KEEP=1
 else
     sleep $((SECS - 4))
 fi
-T1=$(ticks)
+T1=$(ticks); S1=$(sys_ticks)
 HZ=$(getconf CLK_TCK)
-echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core over $((SECS - 4)) s at $RATE REGISTER/s; rss $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$SPID/status")"
+echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core ($(( (S1 - S0) * 100 / (HZ * (SECS - 4)) ))% in the kernel) over $((SECS - 4)) s at $RATE REGISTER/s; rss $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$SPID/status")"
 wait "$SIPP"
 tail -1 "$OUT/reg.csv" | awk -F';' '{print "sipp: successful " $16 ", failed " $18}'
