@@ -112,6 +112,8 @@ pub struct Transactions<A> {
     next_id: u64,
     out: Out<A>,
     stats: Stats,
+    /// Live transactions whose state [`State::is_unfinished`].
+    unfinished: usize,
 }
 
 impl<A: Clone> Transactions<A> {
@@ -127,6 +129,7 @@ impl<A: Clone> Transactions<A> {
             next_id: 0,
             out: Out::default(),
             stats: Stats::default(),
+            unfinished: 0,
         }
     }
 
@@ -143,6 +146,15 @@ impl<A: Clone> Transactions<A> {
     /// True if there are none.
     pub fn is_empty(&self) -> bool {
         self.txs.is_empty()
+    }
+
+    /// Live transactions that are not done with their exchange: no final
+    /// response yet, or a 2xx whose ACK is still to pass
+    /// ([`State::is_unfinished`]). The others only wait out the timers
+    /// (J, K, D, I) that absorb retransmissions: what a graceful shutdown
+    /// need not wait for, where [`Transactions::len`] counts them too.
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
     }
 
     /// A transaction's state, if it is alive.
@@ -196,6 +208,7 @@ impl<A: Clone> Transactions<A> {
             final_to_tag: None,
             timer_c_fired: false,
             scheduled: None,
+            unfinished: false,
         }
     }
 
@@ -506,6 +519,16 @@ impl<A: Clone> Transactions<A> {
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };
+        // Every change of state ends here (and a transaction leaves the
+        // table only from here, as Terminated, which is not unfinished).
+        if tx.state.is_unfinished() != tx.unfinished {
+            tx.unfinished = !tx.unfinished;
+            if tx.unfinished {
+                self.unfinished += 1;
+            } else {
+                self.unfinished -= 1;
+            }
+        }
         if tx.state == State::Terminated {
             self.remove(id);
             return;

@@ -74,6 +74,21 @@ pub(crate) struct Tx<A> {
     pub(crate) timer_c_fired: bool,
     /// The instant this transaction has in the table's timer heap.
     pub(crate) scheduled: Option<Instant>,
+    /// Counted in the table's [`unfinished`](crate::Transactions::unfinished).
+    pub(crate) unfinished: bool,
+}
+
+impl State {
+    /// True while the transaction still waits for its final response
+    /// (Calling, Trying, Proceeding), or has a 2xx whose ACK travels end to
+    /// end (Accepted, RFC 6026 §7.1: the ACK and the 2xx retransmissions
+    /// are not the transaction's, but they still pass this element).
+    pub fn is_unfinished(self) -> bool {
+        matches!(
+            self,
+            State::Calling | State::Trying | State::Proceeding | State::Accepted
+        )
+    }
 }
 
 /// What the state machines produce, drained through the table's `poll_*`.

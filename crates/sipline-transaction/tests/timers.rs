@@ -481,3 +481,70 @@ fn late_wake_ups_do_not_drift_the_schedule() {
     assert_eq!(deadlines, expect);
     assert_eq!(h.sent.len(), 11);
 }
+
+/// `unfinished` counts what a graceful shutdown waits for: transactions
+/// with no final response yet, and INVITEs with a 2xx (Accepted, whose ACK
+/// is still to come); not those that only absorb retransmissions
+/// (Completed, Confirmed) until their timer ends them.
+#[test]
+fn unfinished_counts_transactions_still_in_their_exchange() {
+    let mut h = Harness::new(Config::default());
+    // a non-INVITE server transaction: done with its final response
+    let reg = request("REGISTER", "z9hG4bKu1");
+    let Received::New { transaction, .. } =
+        h.table.handle_request(h.now, reg.clone(), "peer", false)
+    else {
+        panic!()
+    };
+    assert_eq!(h.table.unfinished(), 1);
+    h.table
+        .respond(h.now, transaction, response_to(&reg, 200))
+        .unwrap();
+    assert_eq!(h.table.state(transaction), Some(State::Completed));
+    assert_eq!(
+        (h.table.len(), h.table.unfinished()),
+        (1, 0),
+        "Timer J runs"
+    );
+
+    // an INVITE server transaction: a provisional leaves it unfinished, and
+    // so does its 2xx until the transaction ends (RFC 6026 Accepted)
+    let inv = request("INVITE", "z9hG4bKu2");
+    let Received::New { transaction, .. } =
+        h.table.handle_request(h.now, inv.clone(), "peer", false)
+    else {
+        panic!()
+    };
+    h.table
+        .respond(h.now, transaction, response_to(&inv, 180))
+        .unwrap();
+    assert_eq!(h.table.unfinished(), 1);
+    h.table
+        .respond(h.now, transaction, response_to(&inv, 200))
+        .unwrap();
+    assert_eq!(h.table.state(transaction), Some(State::Accepted));
+    assert_eq!(h.table.unfinished(), 1);
+
+    // client transactions: one answered, one that times out
+    let opt = request("OPTIONS", "z9hG4bKu3");
+    h.table
+        .send_request(h.now, opt.clone(), "peer", false)
+        .unwrap();
+    h.table
+        .send_request(h.now, request("MESSAGE", "z9hG4bKu4"), "peer", false)
+        .unwrap();
+    assert_eq!(h.table.unfinished(), 3);
+    h.table.handle_response(h.now, response_to(&opt, 200));
+    assert_eq!(
+        h.table.unfinished(),
+        2,
+        "the OPTIONS has its final response"
+    );
+    assert_eq!(h.table.len(), 4);
+
+    // Timer F ends the MESSAGE, Timer L the INVITE, J and K the rest
+    h.run_to_end();
+    assert_eq!(h.timeouts(), vec![ms(32_000)]);
+    assert!(h.table.is_empty());
+    assert_eq!(h.table.unfinished(), 0);
+}

@@ -434,6 +434,27 @@ Call-ID: reg{n}-{user}\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:{conta
     }
 }
 
+/// SIGTERM after REGISTERs that all have their final responses: the server
+/// exits at once, not at the end of its grace period (5 s). Their
+/// transactions only wait out Timer J (64*T1 = 32 s, RFC 3261 §17.2.2) to
+/// absorb retransmissions, which is nothing to wait for.
+#[test]
+fn sigterm_does_not_wait_for_timer_j() {
+    let mut server = start("sigterm-idle", &[]);
+    // two REGISTERs, each answered 200 (`register` checks)
+    register(server.port(), &[5]);
+    register(server.port(), &[6, 7]);
+    let stopped_at = std::time::Instant::now();
+    server.terminate();
+    let exit = server.wait(Duration::from_secs(8));
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        stopped_at.elapsed() < Duration::from_millis(2500),
+        "stopped without waiting out the grace period: {:?}",
+        stopped_at.elapsed()
+    );
+}
+
 /// SIGTERM while a call rings (the graceful shutdown): new
 /// requests get 503 (whichever thread they go to), the ringing call's 200 still reaches the caller and
 /// its ACK the phone, and the server then exits 0 before its grace period

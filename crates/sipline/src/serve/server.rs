@@ -436,7 +436,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         open += s.await.unwrap_or(0);
     }
     layer.shutdown();
-    info!("stopped; {open} transactions were still open");
+    info!("stopped; {open} transactions were still unfinished");
     // Dropping the store waits for its writer: every acknowledged binding is on disk.
     drop(store);
     Ok(())
@@ -449,7 +449,7 @@ async fn stop_rx_closed(stop: &tokio::sync::watch::Sender<bool>) {
 
 impl Server {
     /// The shard's loop, until shutdown; returns how many transactions were
-    /// still open at the end.
+    /// still unfinished at the end ([`Transactions::unfinished`]).
     async fn run(
         mut self,
         mut incoming: mpsc::Receiver<Incoming>,
@@ -474,7 +474,10 @@ impl Server {
                 // A thread stops only when every thread is idle (or the
                 // grace period is over): one that stopped alone would leave
                 // the requests routed to it unanswered, not refused with 503.
-                let idle = self.table.is_empty() && self.busy.is_empty();
+                // Transactions that only absorb retransmissions (Timer J
+                // keeps a non-INVITE one for 64*T1 after its response) are
+                // not waited for: only those still in their exchange.
+                let idle = self.table.unfinished() == 0 && self.busy.is_empty();
                 self.idle[self.shard].store(idle, Ordering::Release);
                 if Instant::now() >= deadline || self.idle.iter().all(|i| i.load(Ordering::Acquire))
                 {
@@ -544,7 +547,7 @@ impl Server {
         let (closed, _) = mpsc::unbounded_channel();
         drop(std::mem::replace(&mut self.udp_out, closed));
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), udp_task).await;
-        self.table.len()
+        self.table.unfinished()
     }
 
     /// Expired bindings out of the cache and the store: one shard does it
