@@ -441,6 +441,14 @@ impl Message {
     /// With `strict`, also Max-Forwards in requests and the grammar of every
     /// header sipline knows. The error names the header and where it is.
     pub fn validate(&self, strict: bool) -> Result<(), ParseError> {
+        self.validate_top_via(strict).map(drop)
+    }
+
+    /// [`Message::validate`], which parses every Via on its way, handing back
+    /// the top one (what [`Message::top_via`] gives), so that the caller
+    /// need not parse it again: e.g. the transport, which stamps it
+    /// (RFC 3261 §18.2.1) and passes it up.
+    pub fn validate_top_via(&self, strict: bool) -> Result<Via, ParseError> {
         const ESSENTIAL: [StdHeader; 4] = [
             StdHeader::From,
             StdHeader::To,
@@ -459,8 +467,21 @@ impl Message {
             return Err(missing(StdHeader::MaxForwards));
         }
         let mut seen = [false; 128];
+        let mut top_via = None;
         for row in self.headers() {
             let Some(h) = row.name.std() else { continue };
+            if h == StdHeader::Via && top_via.is_none() {
+                // the first row: its first value kept, the rest checked as
+                // `validate_value` would
+                let mut values = crate::header::ListValues::new(&row.value, true);
+                match values.next().map(|v| Via::parse(&v)) {
+                    Some(Ok(via)) if values.all(|v| Via::parse(&v).is_ok()) => {
+                        top_via = Some(via);
+                        continue;
+                    }
+                    _ => return Err(invalid(h, row)),
+                }
+            }
             let slot = &mut seen[h as usize % 128];
             let check = strict
                 || ESSENTIAL.contains(&h)
@@ -482,7 +503,7 @@ impl Message {
                 return Err(ParseError::new(ErrorKind::CseqMethodMismatch, row.offset()));
             }
         }
-        Ok(())
+        top_via.ok_or_else(|| missing(StdHeader::Via))
     }
 
     /// Number of bytes [`Message::write_to`] writes.

@@ -943,6 +943,43 @@ Content-Length: 0\r\n\r\n";
     }
 
     #[test]
+    fn validate_top_via_returns_the_top_via_and_checks_the_others() {
+        let two_rows = "OPTIONS sip:b@example.com SIP/2.0\r\n\
+v: SIP/2.0/UDP a.example.com;rport;branch=z9hG4bK1, SIP/2.0/TCP b.example.com:5070;branch=z9hG4bK0\r\n\
+Via: SIP/2.0/UDP c.example.com;branch=z9hG4bKc\r\n\
+From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
+CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        let m = p(two_rows).unwrap().message;
+        for strict in [false, true] {
+            assert_eq!(m.validate_top_via(strict).unwrap(), m.top_via().unwrap());
+        }
+        let kind = |text: String| {
+            p(&text)
+                .unwrap()
+                .message
+                .validate_top_via(false)
+                .unwrap_err()
+                .kind
+        };
+        let bad = ErrorKind::InvalidHeader(StdHeader::Via);
+        // the top value, another value of its row, a later row
+        assert_eq!(kind(two_rows.replace("a.example.com;", "a example;")), bad);
+        assert_eq!(
+            kind(two_rows.replace("SIP/2.0/TCP b", "SIP/2.0/TCP b junk")),
+            bad
+        );
+        assert_eq!(kind(two_rows.replace("c.example.com;", "c junk;")), bad);
+        assert_eq!(
+            kind(
+                two_rows
+                    .replace("v: ", "X-Via: ")
+                    .replace("Via: ", "X-Via: ")
+            ),
+            ErrorKind::MissingHeader(StdHeader::Via)
+        );
+    }
+
+    #[test]
     fn compact_forms_and_typed_access() {
         let compact = "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
 v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1,SIP/2.0/TCP b.example.com:5070;branch=z9hG4bK0\r\n\

@@ -25,10 +25,10 @@ impl Inner {
         let counters = self.counters.of(transport);
         let opts = self.parse_options(transport);
         let parsed = parse(raw.clone(), &opts).and_then(|p| {
-            p.message.validate(false)?;
-            Ok(p.message)
+            let via = p.message.validate_top_via(false)?;
+            Ok((p.message, via))
         });
-        let mut message = match parsed {
+        let (mut message, via) = match parsed {
             Ok(m) => m,
             Err(e) => {
                 Atomic::add(&counters.parse_errors, 1);
@@ -38,13 +38,7 @@ impl Inner {
         let mut top_via = None;
         if message.is_request() {
             // RFC 3261 §18.2.1 and RFC 3581 §4.
-            match crate::via::stamp_received(&mut message, source) {
-                Ok((via, _)) => top_via = Some(via),
-                Err(e) => {
-                    Atomic::add(&counters.parse_errors, 1);
-                    return error_reply(self, &message, &e);
-                }
-            }
+            top_via = Some(crate::via::stamp_received(&mut message, source, via).0);
         }
         Atomic::add(&counters.messages_in, 1);
         self.incoming

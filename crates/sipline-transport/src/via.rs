@@ -7,12 +7,10 @@ use sipline_message::{Message, ParseError, Transport};
 use std::net::{IpAddr, SocketAddr};
 
 /// Adds `received` and fills `rport` in the top Via of a request that came
-/// from `source`. Returns the top Via as it now is, and whether it changed.
-pub(crate) fn stamp_received(
-    msg: &mut Message,
-    source: SocketAddr,
-) -> Result<(Via, bool), ParseError> {
-    let mut via = msg.top_via()?;
+/// from `source`; `via` is that top Via as parsed (by
+/// [`Message::validate_top_via`]). Returns the top Via as it now is, and
+/// whether it changed.
+pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr, mut via: Via) -> (Via, bool) {
     let ip = source.ip().to_canonical();
     let rport = via.rport();
     // RFC 3581 §4: "If this Via header field value contains an "rport"
@@ -26,7 +24,7 @@ pub(crate) fn stamp_received(
     // it; we add it on every transport, which the same section allows.)
     let add_received = rport.is_some() || !host_is(&via.host, ip);
     if !fill_rport && !add_received {
-        return Ok((via, false));
+        return (via, false);
     }
     // Most requests (every one from a client that asks for rport) come
     // here: the value is edited as text, the port written into the bare
@@ -51,7 +49,7 @@ pub(crate) fn stamp_received(
     if !as_text {
         replace_top_via(msg, &via);
     }
-    Ok((via, true))
+    (via, true)
 }
 
 /// Writes `port` into the bare `rport` parameter of the top Via (when
@@ -172,6 +170,12 @@ fn replace_top_via(msg: &mut Message, via: &Via) {
 mod tests {
     use super::*;
 
+    /// Stamps the top Via, parsed first as the transport does.
+    fn stamp(m: &mut Message, source: SocketAddr) -> (Via, bool) {
+        let via = m.validate_top_via(false).unwrap();
+        stamp_received(m, source, via)
+    }
+
     fn req(via: &str) -> Message {
         Message::parse(format!(
             "OPTIONS sip:b@example.com SIP/2.0\r\n{via}\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKlower\r\n\
@@ -189,37 +193,37 @@ mod tests {
     fn received_added_for_domain_and_other_ip() {
         // RFC 3261 §18.2.1 example
         let mut m = req("Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bK1");
-        assert!(stamp_received(&mut m, src("192.0.2.4:5060")).unwrap().1);
+        assert!(stamp(&mut m, src("192.0.2.4:5060")).1);
         let v = m.top_via().unwrap();
         assert_eq!(v.received(), Some("192.0.2.4"));
         assert_eq!(m.vias().unwrap().len(), 2);
         assert_eq!(m.vias().unwrap()[1].branch(), Some("z9hG4bKlower"));
 
         let mut m = req("Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1");
-        stamp_received(&mut m, src("192.0.2.4:5060")).unwrap();
+        stamp(&mut m, src("192.0.2.4:5060"));
         assert_eq!(m.top_via().unwrap().received(), Some("192.0.2.4"));
     }
 
     #[test]
     fn no_received_when_same_ip() {
         let mut m = req("Via: SIP/2.0/UDP 192.0.2.4:5070;branch=z9hG4bK1");
-        assert!(!stamp_received(&mut m, src("192.0.2.4:5070")).unwrap().1);
+        assert!(!stamp(&mut m, src("192.0.2.4:5070")).1);
         assert_eq!(m.top_via().unwrap().received(), None);
         let mut m = req("Via: SIP/2.0/TCP [2001:db8::1];branch=z9hG4bK1");
-        assert!(!stamp_received(&mut m, src("[2001:db8::1]:5060")).unwrap().1);
+        assert!(!stamp(&mut m, src("[2001:db8::1]:5060")).1);
     }
 
     #[test]
     fn rport_filled_and_received_always() {
         // RFC 3581 §6 example
         let mut m = req("Via: SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bK1");
-        stamp_received(&mut m, src("192.0.2.1:9988")).unwrap();
+        stamp(&mut m, src("192.0.2.1:9988"));
         let v = m.top_via().unwrap();
         assert_eq!(v.rport(), Some(Some(9988)));
         assert_eq!(v.received(), Some("192.0.2.1"));
         // same IP: received still added because of rport (RFC 3581 §4)
         let mut m = req("Via: SIP/2.0/UDP 192.0.2.1:4540;rport;branch=z9hG4bK1");
-        stamp_received(&mut m, src("192.0.2.1:4540")).unwrap();
+        stamp(&mut m, src("192.0.2.1:4540"));
         let v = m.top_via().unwrap();
         assert_eq!(v.received(), Some("192.0.2.1"));
         assert_eq!(v.rport(), Some(Some(4540)));
@@ -228,7 +232,7 @@ mod tests {
     #[test]
     fn text_edit_keeps_the_rest_of_the_value() {
         let mut m = req("Via: SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bK1");
-        stamp_received(&mut m, src("192.0.2.1:9988")).unwrap();
+        stamp(&mut m, src("192.0.2.1:9988"));
         assert!(m.to_string().contains(
             "\r\nVia: SIP/2.0/UDP 10.1.1.1:4540;rport=9988;branch=z9hG4bK1;received=192.0.2.1\r\n"
         ));
@@ -249,7 +253,7 @@ mod tests {
             ),
         ] {
             let mut m = req(via);
-            stamp_received(&mut m, src("10.0.0.250:9988")).unwrap();
+            stamp(&mut m, src("10.0.0.250:9988"));
             assert!(m.to_string().contains(rport_text), "{via}: {m}");
             let v = m.top_via().unwrap();
             assert_eq!(v.rport(), Some(Some(9988)), "{via}");
@@ -259,16 +263,16 @@ mod tests {
         // an rport that is not a port, or a received already there: the
         // general way, same meaning
         let mut m = req("Via: SIP/2.0/UDP h.example;rport=x;branch=z9hG4bK1");
-        stamp_received(&mut m, src("10.0.0.1:7")).unwrap();
+        stamp(&mut m, src("10.0.0.1:7"));
         assert_eq!(m.top_via().unwrap().rport(), Some(Some(7)));
         let mut m = req("Via: SIP/2.0/UDP h.example;received=1.2.3.4;rport;branch=z9hG4bK1");
-        stamp_received(&mut m, src("10.0.0.1:7")).unwrap();
+        stamp(&mut m, src("10.0.0.1:7"));
         let v = m.top_via().unwrap();
         assert_eq!((v.received(), v.rport()), (Some("10.0.0.1"), Some(Some(7))));
         assert_eq!(m.to_string().matches("received").count(), 1);
         // octets of every width
         let mut m = req("Via: SIP/2.0/UDP h.example;branch=z9hG4bK1");
-        stamp_received(&mut m, src("0.9.10.255:7")).unwrap();
+        stamp(&mut m, src("0.9.10.255:7"));
         assert_eq!(m.top_via().unwrap().received(), Some("0.9.10.255"));
     }
 
@@ -303,7 +307,7 @@ mod tests {
             ),
         ] {
             let mut m = req(via);
-            let (returned, _) = stamp_received(&mut m, src(source)).unwrap();
+            let (returned, _) = stamp(&mut m, src(source));
             assert_eq!(returned, m.top_via().unwrap(), "{via}");
         }
     }
@@ -311,7 +315,7 @@ mod tests {
     #[test]
     fn ipv6_received_unbracketed() {
         let mut m = req("Via: SIP/2.0/UDP host.example;branch=z9hG4bK1");
-        stamp_received(&mut m, src("[::1]:5060")).unwrap();
+        stamp(&mut m, src("[::1]:5060"));
         assert_eq!(m.top_via().unwrap().received(), Some("::1"));
     }
 
