@@ -1,5 +1,6 @@
 # Sourced by register-cpu.sh and register-soak.sh: what both do before
-# they measure. Expects BIN, RATE, SECS, HERE, OUT and the PIDS array;
+# they measure. BIN may be the word kamailio, for the same load against
+# Kamailio (CHILDREN workers, default 4). Expects BIN, RATE, SECS, HERE, OUT and the PIDS array;
 # start_register_load SLACK LIMIT [serve args...] writes 10,000 users,
 # starts `sipline serve` on a free UDP port on 127.0.0.1 (CPU 0 with
 # PIN=1) and SIPp's bench/sipp/register.xml at RATE/s for SECS (the other
@@ -19,8 +20,17 @@ start_register_load() {
     if [ "${PIN:-0}" = 1 ]; then
         server_cpus=(taskset -c 0); sipp_cpus=(taskset -c "1-$(( $(nproc) - 1 ))")
     fi
-    "${server_cpus[@]}" "$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
-        > /dev/null 2> "$OUT/serve.log" &
+    if [ "$BIN" = kamailio ]; then
+        # The same load against Kamailio with bench/kamailio/kamailio.cfg,
+        # as run-bench.sh starts it (4 UDP workers, in-memory usrloc).
+        mkdir -p "$OUT/kamailio-run"
+        "${server_cpus[@]}" kamailio -f "$HERE/kamailio/kamailio.cfg" -l "udp:127.0.0.1:$PORT" \
+            -n "${CHILDREN:-4}" -m 512 -M 16 -DD -E -Y "$OUT/kamailio-run" "$@" \
+            > /dev/null 2> "$OUT/serve.log" &
+    else
+        "${server_cpus[@]}" "$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
+            > /dev/null 2> "$OUT/serve.log" &
+    fi
     SPID=$!; PIDS+=("$SPID")
     sleep 1
     kill -0 "$SPID" 2>/dev/null || { echo "serve did not start; see $OUT/serve.log"; KEEP=1; exit 1; }

@@ -9,6 +9,7 @@
 # server runs on CPU 0 only (taskset -c 0) and SIPp on the others.
 #
 #   bench/register-cpu.sh BIN RATE SECONDS [serve args...]
+#   (BIN kamailio: the same against Kamailio, bench/kamailio/kamailio.cfg)
 #   e.g. bench/register-cpu.sh target/release/sipline 12000 10
 #        PIN=1 bench/register-cpu.sh target/release/sipline 20000 8 --config mem.toml
 #
@@ -28,8 +29,10 @@ trap cleanup EXIT
 . "$HERE/register-common.sh"
 start_register_load 10 "100000" "$@"
 sleep 2
-ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
-sys_ticks() { awk '{print $15}' "/proc/$SPID/stat"; }
+# the server's process and its children (Kamailio's workers)
+stats() { for p in "$SPID" $(pgrep -P "$SPID"); do cat "/proc/$p/stat" 2>/dev/null; done; }
+ticks() { stats | awk '{t += $14 + $15} END {print t}'; }
+sys_ticks() { stats | awk '{t += $15} END {print t}'; }
 T0=$(ticks); S0=$(sys_ticks)
 if [ "${PERF:-0}" = 1 ]; then
     perf record -F ${PERF_F:-999} ${PERF_G--g} -p "$SPID" -o "$OUT/perf.data" -- sleep $((SECS - 4)) > /dev/null 2>&1
@@ -39,6 +42,6 @@ else
 fi
 T1=$(ticks); S1=$(sys_ticks)
 HZ=$(getconf CLK_TCK)
-echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core ($(( (S1 - S0) * 100 / (HZ * (SECS - 4)) ))% in the kernel) over $((SECS - 4)) s at $RATE REGISTER/s; rss $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$SPID/status")"
+echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core ($(( (S1 - S0) * 100 / (HZ * (SECS - 4)) ))% in the kernel) over $((SECS - 4)) s at $RATE REGISTER/s$([ "$BIN" = kamailio ] || awk '/VmRSS/{printf "; rss %.0f MB", $2/1024}' "/proc/$SPID/status")"
 wait "$SIPP"
 tail -1 "$OUT/reg.csv" | awk -F';' '{print "sipp: successful " $16 ", failed " $18}'
