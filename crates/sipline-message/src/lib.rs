@@ -40,7 +40,7 @@ pub use bytes::Bytes;
 pub use bytestring::ByteString;
 pub use error::{ErrorKind, ParseError};
 pub use header::{Header, HeaderName, Headers};
-pub use message::{LineEnding, Message, Request, Response, Version};
+pub use message::{LineEnding, Message, Request, Response, Validated, Version};
 pub use method::Method;
 pub use parse::ParseOptions;
 pub use status::StatusCode;

@@ -89,6 +89,15 @@ pub struct Response {
     pub body: Bytes,
 }
 
+/// What [`Message::validate_parsed`] parsed while it checked a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    /// The top Via (what [`Message::top_via`] gives).
+    pub top_via: Via,
+    /// To (what [`Message::to_header`] gives).
+    pub to: NameAddr,
+}
+
 /// A SIP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -441,14 +450,14 @@ impl Message {
     /// With `strict`, also Max-Forwards in requests and the grammar of every
     /// header sipline knows. The error names the header and where it is.
     pub fn validate(&self, strict: bool) -> Result<(), ParseError> {
-        self.validate_top_via(strict).map(drop)
+        self.validate_parsed(strict).map(drop)
     }
 
-    /// [`Message::validate`], which parses every Via on its way, handing back
-    /// the top one (what [`Message::top_via`] gives), so that the caller
-    /// need not parse it again: e.g. the transport, which stamps it
-    /// (RFC 3261 §18.2.1) and passes it up.
-    pub fn validate_top_via(&self, strict: bool) -> Result<Via, ParseError> {
+    /// [`Message::validate`], handing back what it parsed on its way (the
+    /// top Via and To), so that the caller need not parse them again: e.g.
+    /// the transport, which stamps the top Via (RFC 3261 §18.2.1) and
+    /// passes both up with the message.
+    pub fn validate_parsed(&self, strict: bool) -> Result<Validated, ParseError> {
         const ESSENTIAL: [StdHeader; 4] = [
             StdHeader::From,
             StdHeader::To,
@@ -468,8 +477,19 @@ impl Message {
         }
         let mut seen = [false; 128];
         let mut top_via = None;
+        let mut to = None;
         for row in self.headers() {
             let Some(h) = row.name.std() else { continue };
+            if h == StdHeader::To && to.is_none() {
+                // kept, where `validate_value` would parse it and drop it
+                // (a second To is refused below as a duplicate)
+                match NameAddr::parse(&row.value) {
+                    Ok(n) => to = Some(n),
+                    Err(_) => return Err(invalid(h, row)),
+                }
+                seen[h as usize % 128] = true;
+                continue;
+            }
             if h == StdHeader::Via && top_via.is_none() {
                 // the first row: its first value kept, the rest checked as
                 // `validate_value` would
@@ -503,7 +523,10 @@ impl Message {
                 return Err(ParseError::new(ErrorKind::CseqMethodMismatch, row.offset()));
             }
         }
-        top_via.ok_or_else(|| missing(StdHeader::Via))
+        Ok(Validated {
+            top_via: top_via.ok_or_else(|| missing(StdHeader::Via))?,
+            to: to.ok_or_else(|| missing(StdHeader::To))?,
+        })
     }
 
     /// Number of bytes [`Message::write_to`] writes.

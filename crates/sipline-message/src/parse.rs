@@ -943,7 +943,7 @@ Content-Length: 0\r\n\r\n";
     }
 
     #[test]
-    fn validate_top_via_returns_the_top_via_and_checks_the_others() {
+    fn validate_parsed_returns_the_top_via_and_to_and_checks_the_others() {
         let two_rows = "OPTIONS sip:b@example.com SIP/2.0\r\n\
 v: SIP/2.0/UDP a.example.com;rport;branch=z9hG4bK1, SIP/2.0/TCP b.example.com:5070;branch=z9hG4bK0\r\n\
 Via: SIP/2.0/UDP c.example.com;branch=z9hG4bKc\r\n\
@@ -951,13 +951,15 @@ From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
 CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
         let m = p(two_rows).unwrap().message;
         for strict in [false, true] {
-            assert_eq!(m.validate_top_via(strict).unwrap(), m.top_via().unwrap());
+            let v = m.validate_parsed(strict).unwrap();
+            assert_eq!(v.top_via, m.top_via().unwrap());
+            assert_eq!(v.to, m.to_header().unwrap());
         }
         let kind = |text: String| {
             p(&text)
                 .unwrap()
                 .message
-                .validate_top_via(false)
+                .validate_parsed(false)
                 .unwrap_err()
                 .kind
         };
@@ -969,6 +971,16 @@ CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
             bad
         );
         assert_eq!(kind(two_rows.replace("c.example.com;", "c junk;")), bad);
+        // To: malformed, or twice
+        let to = "To: <sip:b@example.com>\r\n";
+        assert_eq!(
+            kind(two_rows.replace(to, "To: <sip:b@exa mple.com>\r\n")),
+            ErrorKind::InvalidHeader(StdHeader::To)
+        );
+        assert_eq!(
+            kind(two_rows.replace(to, &format!("{to}t: <sip:c@example.com>\r\n"))),
+            ErrorKind::DuplicateHeader(StdHeader::To)
+        );
         assert_eq!(
             kind(
                 two_rows

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use sipline_message::builder::response_to;
 use sipline_message::parse::parse;
 use sipline_message::ParseError;
-use sipline_message::{Message, Method, StatusCode, Transport};
+use sipline_message::{Message, Method, StatusCode, Transport, Validated};
 use std::net::SocketAddr;
 
 impl Inner {
@@ -25,10 +25,10 @@ impl Inner {
         let counters = self.counters.of(transport);
         let opts = self.parse_options(transport);
         let parsed = parse(raw.clone(), &opts).and_then(|p| {
-            let via = p.message.validate_top_via(false)?;
-            Ok((p.message, via))
+            let v = p.message.validate_parsed(false)?;
+            Ok((p.message, v))
         });
-        let (mut message, via) = match parsed {
+        let (mut message, Validated { top_via: via, to }) = match parsed {
             Ok(m) => m,
             Err(e) => {
                 Atomic::add(&counters.parse_errors, 1);
@@ -45,6 +45,7 @@ impl Inner {
             .send(Incoming {
                 message,
                 top_via,
+                to,
                 raw,
                 transport,
                 source,

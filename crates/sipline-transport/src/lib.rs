@@ -51,7 +51,7 @@ pub use error::SendError;
 use bytes::Bytes;
 use connection::Connections;
 use counters::Counters;
-use sipline_message::header::Via;
+use sipline_message::header::{NameAddr, Via};
 use sipline_message::parse::ParseOptions;
 use sipline_message::{Message, Transport};
 use std::collections::HashMap;
@@ -74,6 +74,9 @@ pub struct Incoming {
     /// the receiver need not parse it again, e.g. for
     /// [`response_destination`].
     pub top_via: Option<Via>,
+    /// Its To as parsed on receipt (what `message.to_header()` gives), for
+    /// the same reason.
+    pub to: NameAddr,
     /// The bytes as received (before the Via was stamped).
     pub raw: Bytes,
     /// The transport it came over.
@@ -106,7 +109,7 @@ pub enum TransportEvent {
 }
 
 /// Picks the queue of a received message: see [`TransportLayer::start_sharded`].
-pub type Route = dyn Fn(&Message) -> usize + Send + Sync;
+pub type Route = dyn Fn(&Incoming) -> usize + Send + Sync;
 
 /// The queues received messages are passed up on.
 pub(crate) struct Inbound {
@@ -119,7 +122,7 @@ impl Inbound {
     pub(crate) async fn send(&self, inc: Incoming) {
         let i = match self.senders.len() {
             1 => 0,
-            n => (self.route)(&inc.message) % n,
+            n => (self.route)(&inc) % n,
         };
         let _ = self.senders[i].send(inc).await;
     }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Adds `received` and fills `rport` in the top Via of a request that came
 /// from `source`; `via` is that top Via as parsed (by
-/// [`Message::validate_top_via`]). Returns the top Via as it now is, and
+/// [`Message::validate_parsed`]). Returns the top Via as it now is, and
 /// whether it changed.
 pub(crate) fn stamp_received(msg: &mut Message, source: SocketAddr, mut via: Via) -> (Via, bool) {
     let ip = source.ip().to_canonical();
@@ -172,7 +172,7 @@ mod tests {
 
     /// Stamps the top Via, parsed first as the transport does.
     fn stamp(m: &mut Message, source: SocketAddr) -> (Via, bool) {
-        let via = m.validate_top_via(false).unwrap();
+        let via = m.validate_parsed(false).unwrap().top_via;
         stamp_received(m, source, via)
     }
 

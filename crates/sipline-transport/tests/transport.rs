@@ -66,10 +66,17 @@ fn ok_for(m: &Message) -> Message {
 }
 
 async fn recv(rx: &mut mpsc::Receiver<Incoming>) -> Incoming {
-    timeout(T, rx.recv())
+    let inc = timeout(T, rx.recv())
         .await
         .expect("timed out waiting for a message")
-        .expect("channel closed")
+        .expect("channel closed");
+    // what the layer parsed on receipt is what the message says (as
+    // stamped, for the top Via of a request)
+    assert_eq!(inc.to, inc.message.to_header().unwrap());
+    if inc.message.is_request() {
+        assert_eq!(inc.top_via, Some(inc.message.top_via().unwrap()));
+    }
+    inc
 }
 
 /// Answers `inc` (a request) with 200 OK where RFC 3261 §18.2.2 says.
@@ -1100,9 +1107,10 @@ async fn retransmissions_are_counted_per_transport() {
 /// UDP and TCP alike, and a route beyond the number of queues wraps.
 #[tokio::test]
 async fn sharded_queues_follow_the_route() {
-    let route: Arc<sipline_transport::Route> = Arc::new(|m: &Message| {
+    let route: Arc<sipline_transport::Route> = Arc::new(|inc: &Incoming| {
         // the Call-ID's first digit picks the queue
-        m.call_id()
+        inc.message
+            .call_id()
             .and_then(|c| c.chars().next())
             .and_then(|c| c.to_digit(10))
             .unwrap_or(0) as usize

@@ -6,7 +6,7 @@
 
 use super::config::{Config, Mode};
 use sipline_auth::{Credential, DigestServer, DigestServerConfig, Verdict};
-use sipline_message::header::StdHeader;
+use sipline_message::header::{NameAddr, StdHeader};
 use sipline_message::text::push_socket_addr;
 use sipline_message::uri::{Host, Scheme, SipUri, Uri};
 use sipline_message::{Bytes, Message, Method, Request, StatusCode, Transport};
@@ -222,17 +222,18 @@ fn hash(bytes: &[u8]) -> u64 {
 /// the same shard. (A CANCEL of a REGISTER, which has no effect anyway
 /// (§9.1), goes by Call-ID and may miss the REGISTER's shard: it is then
 /// answered 481 or forwarded like any CANCEL with no transaction.)
-fn route(m: &Message) -> usize {
+fn route(inc: &Incoming) -> usize {
+    let m = &inc.message;
     let by_call_id = |m: &Message| m.call_id().map_or(0, |c| hash(c.as_bytes()) as usize);
     match m {
         Message::Response(_) => match m.branch().and_then(sipline_proxy::branch_instance) {
             Some(i) => usize::from(i),
             None => by_call_id(m),
         },
-        Message::Request(r) if r.method == Method::Register => match m.to_header() {
-            Ok(to) => hash(sipline_registrar::canonical_aor(&to.uri).as_bytes()) as usize,
-            Err(_) => by_call_id(m),
-        },
+        // (To as the transport parsed it)
+        Message::Request(r) if r.method == Method::Register => {
+            hash(sipline_registrar::canonical_aor(&inc.to.uri).as_bytes()) as usize
+        }
         Message::Request(_) => by_call_id(m),
     }
 }
@@ -967,7 +968,7 @@ impl Server {
                 transaction,
                 request,
                 ..
-            } => self.on_request(transaction, request, source),
+            } => self.on_request(transaction, request, inc.to, source),
             Received::Cancel {
                 transaction,
                 invite,
@@ -1030,7 +1031,8 @@ impl Server {
         }
     }
 
-    fn on_request(&mut self, tx: TransactionId, request: Message, source: Arrival) {
+    /// `to`: the request's To, as the transport parsed it.
+    fn on_request(&mut self, tx: TransactionId, request: Message, to: NameAddr, source: Arrival) {
         if self.shutting_down.is_some() {
             self.reply(tx, 503, Some("Shutting Down"));
             return;
@@ -1040,7 +1042,7 @@ impl Server {
         };
         let for_us = self.is_for_us(&req.uri);
         match &req.method {
-            Method::Register if for_us => self.register(tx, request, source.source()),
+            Method::Register if for_us => self.register(tx, request, &to, source.source()),
             Method::Options if for_us && req.uri.as_sip().is_some_and(|s| s.user.is_none()) => {
                 self.respond(tx, self.options_ok(req))
             }
@@ -1272,7 +1274,7 @@ impl Server {
         Message::from(r)
     }
 
-    fn register(&mut self, tx: TransactionId, request: Message, source: Source) {
+    fn register(&mut self, tx: TransactionId, request: Message, to: &NameAddr, source: Source) {
         // RFC 3261 §10.3 steps 3-4 (RFC 3261 §22.4): every REGISTER is
         // authenticated when users are configured, and one may register
         // only its own address of record.
@@ -1290,21 +1292,15 @@ impl Server {
                     return self.reply(tx, 400, Some(&format!("Bad Request ({why})")))
                 }
                 Some(Verdict::Ok { username, .. }) => {
-                    let aor_user = request.to_header().ok().and_then(|t| {
-                        t.uri
-                            .as_sip()
-                            .and_then(|s| s.user_unescaped())
-                            .map(|u| u.into_owned())
-                    });
+                    let aor_user = to.uri.as_sip().and_then(|s| s.user_unescaped());
                     if aor_user.as_deref() != Some(username.as_str()) {
                         return self.reply(tx, 403, Some("Forbidden (not your address of record)"));
                     }
                 }
             }
         }
-        let Some(aor) = self.registrar.aor_of(&request) else {
-            return self.reply(tx, 400, Some("Bad Request (malformed To)"));
-        };
+        // §10.3 step 5 (the transport checked To)
+        let aor = sipline_registrar::canonical_aor(&to.uri);
         if let Some(queue) = self.busy.get_mut(&aor) {
             queue.push_back(Queued {
                 tx,
