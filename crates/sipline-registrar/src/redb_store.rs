@@ -47,10 +47,13 @@ const BINDINGS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("binding
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "bindings.redb";
 
-/// The default [`CommitMode::Group::window`]: at 20,000 REGISTER/s on one
-/// core it cut the server's CPU from 92% to 78% of the core (batches of ~50
-/// jobs instead of ~6; `bench/RESULTS.md`), for at most 1 ms more latency.
-pub const DEFAULT_WINDOW: Duration = Duration::from_millis(1);
+/// The default [`CommitMode::Group::window`]. At 20,000 REGISTER/s on one
+/// core, 1 ms cut the server's CPU from 92% to 78% of the core (batches of
+/// ~50 jobs instead of ~6); 10 ms cuts the writer thread's CPU by a further
+/// ~30% against the message thread's (`bench/RESULTS.md`), for at most
+/// 10 ms more latency, and only under load (a lone REGISTER is committed
+/// at once).
+pub const DEFAULT_WINDOW: Duration = Duration::from_millis(10);
 
 /// How the writer thread groups applies into commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
