@@ -53,8 +53,18 @@ fn check_frame(data: &[u8], opts: &ParseOptions) {
 }
 
 fn exercise(m: &Message) {
-    let _ = m.validate(false);
-    let _ = m.validate(true);
+    // what validation hands back is what the message says, and it passes
+    // exactly when `validate` does
+    for strict in [false, true] {
+        match m.validate_parsed(strict) {
+            Ok(v) => {
+                assert_eq!(Some(v.top_via), m.top_via().ok(), "validate_parsed: top Via");
+                assert_eq!(Some(v.to), m.to_header().ok(), "validate_parsed: To");
+                assert!(m.validate(strict).is_ok());
+            }
+            Err(e) => assert_eq!(m.validate(strict).err(), Some(e)),
+        }
+    }
     let _ = m.top_via();
     let _ = m.vias();
     let _ = m.branch();
