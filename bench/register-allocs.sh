@@ -5,8 +5,9 @@
 # malloc, realloc and free). The two counts differ in what they see:
 # glibc's misses aligned allocations (posix_memalign, e.g. tokio's tasks)
 # and calloc; mimalloc's counts a realloc that moves once more as a
-# malloc and a free. With mimalloc, 71 mallocs per REGISTER in memory
-# (42ebc0f); the glibc build of 7bb6f27 showed 58.4.
+# malloc and a free. With mimalloc, in memory: 71.0 mallocs per REGISTER
+# on 42ebc0f, 65.7 once To was parsed once (026fd31; COUNT 5000); the glibc
+# build of 7bb6f27 showed 58.4.
 # (perf probe, needs root), counted by `perf stat` around the server while
 # SIPp sends COUNT REGISTERs (bench/sipp/register.xml, 10,000 users) at
 # 2,000/s; the server is then stopped with SIGTERM and perf prints the
@@ -18,8 +19,9 @@
 set -u
 BIN=${1:?binary}; COUNT=${2:-20000}; shift; [ $# -gt 0 ] && shift
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$(mktemp -d /tmp/sipline-allocs.XXXXXX)
-trap 'rm -rf "$OUT"; perf probe -q -d "allocs:*" 2>/dev/null' EXIT
+. "$HERE/register-common.sh"
+bench_workdir allocs
+cleanup_more() { perf probe -q -d "allocs:*" 2>/dev/null; }
 perf probe -q -d "allocs:*" 2>/dev/null
 if nm "$BIN" | grep -q ' T mi_malloc_aligned$'; then
     # mimalloc is the global allocator (crates/sipline/src/main.rs): what
@@ -32,8 +34,8 @@ else
     perf probe -q -x "$LIBC" -a 'allocs:malloc=malloc' -a 'allocs:realloc=realloc' -a 'allocs:free=free'
     EVENTS=allocs:malloc,allocs:realloc,allocs:free
 fi
-{ echo SEQUENTIAL; for i in $(seq 0 9999); do printf 'user%04d;pw_user%04d\n' "$i" "$i"; done; } > "$OUT/users.csv"
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+write_users "$OUT/users.csv"
+PORT=$(free_port)
 perf stat -x, -e "$EVENTS" -o "$OUT/stat.csv" \
     "$BIN" serve --listen "udp:127.0.0.1:$PORT" --data-dir "$OUT/data" --domain 127.0.0.1 "$@" \
     > /dev/null 2> "$OUT/serve.log" &

@@ -19,14 +19,8 @@ set -u
 BIN=${1:?binary}; RATE=${2:?rate}; SECS=${3:?seconds}; shift 3
 [ "$SECS" -ge 6 ] || { echo "SECONDS must be 6 or more" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$(mktemp -d /tmp/sipline-regcpu.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "kept $OUT" || rm -rf "$OUT"
-}
-trap cleanup EXIT
 . "$HERE/register-common.sh"
+bench_workdir regcpu
 start_register_load 10 "100000" "$@"
 sleep 2
 # the server's process and its children (Kamailio's workers)
@@ -42,6 +36,6 @@ else
 fi
 T1=$(ticks); S1=$(sys_ticks)
 HZ=$(getconf CLK_TCK)
-echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core ($(( (S1 - S0) * 100 / (HZ * (SECS - 4)) ))% in the kernel) over $((SECS - 4)) s at $RATE REGISTER/s$([ "$BIN" = kamailio ] || awk '/VmRSS/{printf "; rss %.0f MB", $2/1024}' "/proc/$SPID/status")"
+echo "server cpu: $(( (T1 - T0) * 100 / (HZ * (SECS - 4)) ))% of a core ($(( (S1 - S0) * 100 / (HZ * (SECS - 4)) ))% in the kernel) over $((SECS - 4)) s at $RATE REGISTER/s$(server_rss)"
 wait "$SIPP"
 tail -1 "$OUT/reg.csv" | awk -F';' '{print "sipp: successful " $16 ", failed " $18}'

@@ -24,13 +24,13 @@ N1=1000; N2=3000; RATE=200
 [ $# -gt 0 ] && [ "$1" != "--" ] && { RATE=$1; shift; }
 [ $# -gt 0 ] && [ "$1" = "--" ] && shift
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$(mktemp -d /tmp/sipline-instr.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
-{ echo SEQUENTIAL; for i in $(seq 0 9999); do printf 'user%04d;pw_user%04d\n' "$i" "$i"; done; } > "$OUT/users.csv"
+. "$HERE/register-common.sh"
+bench_workdir instr
+write_users "$OUT/users.csv"
 printf '[timers]\nt1_ms = 50\n[registrar]\nstore = "%s"\n' "${STORE:-redb}" > "$OUT/t1.toml"
 count() {
     local n=$1 port; shift
-    port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     rm -rf "$OUT/data" "$OUT/cg.out"
     valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" \
         "$BIN" serve --listen "udp:127.0.0.1:$port" --data-dir "$OUT/data" --domain 127.0.0.1 \

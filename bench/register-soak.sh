@@ -20,14 +20,8 @@
 set -u
 BIN=${1:?binary}; RATE=${2:?rate}; SECS=${3:?seconds}; shift 3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=$(mktemp -d /tmp/sipline-soak.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "kept $OUT" || rm -rf "$OUT"
-}
-trap cleanup EXIT
 . "$HERE/register-common.sh"
+bench_workdir soak
 start_register_load 15 "$((RATE * 4 + 100))" "$@"
 drops() { ss -uanm "sport = :$PORT" | grep -o 'd[0-9]*)' | tr -d 'd)' | head -1; }
 steal() { awk '/^cpu /{print $9}' /proc/stat; }
@@ -41,6 +35,6 @@ for i in $(seq 1 "$SECS"); do
     [ $((i % 6)) = 0 ] && echo
 done
 echo
-echo "dropped in all: $total; server rss $(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$SPID/status")"
+echo "dropped in all: $total$(server_rss)"
 wait "$SIPP"
 tail -1 "$OUT/reg.csv" | awk -F';' '{print "sipp: successful " $16 ", failed " $18}'

@@ -1,19 +1,21 @@
 //! `sipline`: SIP registrar, proxy, redirect server and user agent.
 #![forbid(unsafe_code)]
 
-/// mimalloc, not glibc's malloc: a REGISTER through `sipline serve` makes
-/// ~60 allocations, and with glibc malloc and free were a quarter of the
-/// server's time. At 20,000 REGISTER/s on one core (bench/register-cpu.sh)
-/// the server took 46-47% of it against 50-55% in memory, and 67-70%
-/// against 84-86% with the durable store. Built with `no_thp`: mimalloc
-/// otherwise asks for transparent huge pages on its arenas, and the kernel
-/// then clears 2 MiB pages as the transaction table grows (a sixth of the
-/// server's time in `clear_page_erms`, more than the allocator saved).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// mimalloc, not glibc's malloc: a REGISTER through `sipline serve` makes
+/// ~60 allocations, and with glibc malloc and free were ~17% of the
+/// server's perf samples. At 20,000 REGISTER/s on one core (`PIN=1
+/// bench/register-cpu.sh BIN 20000 10 [--config mem.toml]`) the server took
+/// 46-47% of it against 50-55% in memory, and 67-70% against 84-86% with
+/// the durable store (`bench/RESULTS.md`). Built with `no_thp`: mimalloc
+/// otherwise asks for transparent huge pages on its arenas, and the kernel
+/// then clears 2 MiB pages as the transaction table grows
+/// (`clear_page_erms` took 15% of the samples, more than the allocator
+/// saved).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod client;
 mod cmd;
