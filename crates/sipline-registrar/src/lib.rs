@@ -5,8 +5,10 @@
 //!   the [`Change`]s to commit (RFC 3261 §10.3 steps 5 to 8, with Path of
 //!   RFC 3327, outbound of RFC 5626 §6, Service-Route of RFC 3608 and the
 //!   feature tags of RFC 3840 kept on each binding).
-//! * [`LocationStore`] is where bindings live: [`MemoryStore`] in memory and
-//!   [`RedbStore`] on disk, durable, with group commit.
+//! * [`LocationStore`] is where bindings live: [`MemoryStore`] in memory,
+//!   [`RedbStore`] on disk, durable, with group commit, and [`LogStore`] in
+//!   memory written through to an append-only log, durable, with group
+//!   commit ([`DurableStore`] is either durable one).
 //! * [`register`] does the round trip: read, process, commit, answer (500 if
 //!   the commit fails, §10.3 step 7).
 //!
@@ -34,14 +36,21 @@
 #![warn(missing_docs)]
 
 mod binding;
+mod durable;
+mod log_store;
 mod memory;
 mod redb_store;
 mod registrar;
 mod store;
+mod writer;
 
 pub use binding::{
     apply_changes, decode_bindings, encode_bindings, Binding, BindingKey, Change, ContactParam,
     DecodeError, Source,
+};
+pub use durable::DurableStore;
+pub use log_store::{
+    LogOptions, LogStore, DEFAULT_COMPACT_MIN_BYTES, DEFAULT_COMPACT_RATIO, LOG_FILE,
 };
 pub use memory::MemoryStore;
 pub use redb_store::{

@@ -33,13 +33,11 @@
 
 use crate::binding::{apply_changes, decode_bindings, encode_bindings, Binding, Change};
 use crate::store::{LocationStore, StoreError};
+use crate::writer::{backend, reply_committed, reply_failed, Counters, Job, Outcome, Writer};
+pub use crate::writer::{CommitMode, CommitStats, EncodedBindings, PendingApply, DEFAULT_WINDOW};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
-use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// AOR → encoded bindings.
 const BINDINGS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("bindings");
@@ -47,129 +45,13 @@ const BINDINGS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("binding
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "bindings.redb";
 
-/// The default [`CommitMode::Group::window`]. At 20,000 REGISTER/s on one
-/// core, 1 ms cut the server's CPU from 92% to 78% of the core (batches of
-/// ~50 jobs instead of ~6); 10 ms cuts the writer thread's CPU by a further
-/// ~30% against the message thread's (`bench/RESULTS.md`), for at most
-/// 10 ms more latency, and only under load (a lone REGISTER is committed
-/// at once).
-pub const DEFAULT_WINDOW: Duration = Duration::from_millis(10);
-
-/// How the writer thread groups applies into commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitMode {
-    /// Batch every job pending when a commit starts into one durable write
-    /// transaction.
-    Group {
-        /// At most this many jobs in one transaction.
-        max_batch: usize,
-        /// When the previous batch held more than one job, sleep this long
-        /// after the first job of the next before taking the queued ones
-        /// (zero: take only what is already queued, i.e. what arrived
-        /// during the previous commit).
-        window: Duration,
-    },
-    /// One durable write transaction per apply (the baseline).
-    PerApply,
-}
-
-impl Default for CommitMode {
-    fn default() -> Self {
-        Self::Group {
-            max_batch: 1024,
-            window: DEFAULT_WINDOW,
-        }
-    }
-}
-
-/// Counters of the writer thread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CommitStats {
-    /// Write transactions committed.
-    pub commits: u64,
-    /// Applies acknowledged as committed.
-    pub applies: u64,
-}
-
-/// What the writer does with an apply's result once its batch is committed.
-enum Reply {
-    /// Send it to a [`PendingApply`].
-    Wait(mpsc::Sender<Result<Vec<Binding>, StoreError>>),
-    /// Call this on the writer thread ([`RedbStore::submit_then`]).
-    Then(Box<dyn FnOnce(Result<Vec<Binding>, StoreError>) + Send>),
-}
-
-impl Reply {
-    fn send(self, result: Result<Vec<Binding>, StoreError>) {
-        match self {
-            Self::Wait(tx) => {
-                let _ = tx.send(result);
-            }
-            Self::Then(f) => f(result),
-        }
-    }
-}
-
-enum Job {
-    Apply {
-        aor: String,
-        changes: Vec<Change>,
-        reply: Reply,
-    },
-    Purge {
-        now: u64,
-        reply: mpsc::Sender<Result<usize, StoreError>>,
-    },
-    /// The AOR's whole value, encoded by the caller (empty: no bindings).
-    Replace {
-        aor: String,
-        value: Vec<u8>,
-        then: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
-    },
-}
-
-/// One AOR's whole list of bindings as the store keeps it, for
-/// [`RedbStore::submit_replace_then`]; made on the caller's thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedBindings(Vec<u8>);
-
-impl EncodedBindings {
-    /// Encodes `bindings` (none: the AOR is removed).
-    pub fn new(bindings: &[Binding]) -> Self {
-        if bindings.is_empty() {
-            Self(Vec::new())
-        } else {
-            Self(encode_bindings(bindings))
-        }
-    }
-}
-
-/// An apply sent to the writer thread, not yet known to be committed.
-#[derive(Debug)]
-#[must_use = "the changes are durable only once wait() returns Ok"]
-pub struct PendingApply(mpsc::Receiver<Result<Vec<Binding>, StoreError>>);
-
-impl PendingApply {
-    /// Blocks until the changes are committed (or failed); returns the AOR's
-    /// bindings after them.
-    pub fn wait(self) -> Result<Vec<Binding>, StoreError> {
-        self.0.recv().unwrap_or(Err(StoreError::Closed))
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    commits: AtomicU64,
-    applies: AtomicU64,
-}
-
 /// Bindings in a redb database in a data directory, written with group
 /// commit (see the module docs).
 pub struct RedbStore {
     db: Arc<Database>,
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
-    counters: Arc<Counters>,
+    // Dropped after `db`: waits for the queued jobs (the thread holds its
+    // own reference to the database).
+    writer: Writer,
     path: PathBuf,
 }
 
@@ -179,10 +61,6 @@ impl std::fmt::Debug for RedbStore {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-fn backend(e: impl Display) -> StoreError {
-    StoreError::Backend(e.to_string())
 }
 
 impl RedbStore {
@@ -202,23 +80,13 @@ impl RedbStore {
         txn.open_table(BINDINGS).map_err(backend)?;
         txn.commit().map_err(backend)?;
 
-        let (tx, rx) = mpsc::channel();
-        let counters = Arc::new(Counters::default());
         let writer = {
             let db = Arc::clone(&db);
-            let counters = Arc::clone(&counters);
-            std::thread::Builder::new()
-                .name("registrar-redb-writer".into())
-                .spawn(move || writer_loop(&db, &rx, mode, &counters))
-                .map_err(backend)?
+            Writer::spawn("registrar-redb-writer", mode, move |batch, counters| {
+                commit_batch(&db, batch, counters)
+            })?
         };
-        Ok(Self {
-            db,
-            jobs: Some(tx),
-            writer: Some(writer),
-            counters,
-            path,
-        })
+        Ok(Self { db, writer, path })
     }
 
     /// The database file.
@@ -231,15 +99,7 @@ impl RedbStore {
     /// result on a blocking pool). The changes are durable once
     /// [`PendingApply::wait`] returns `Ok`.
     pub fn submit(&self, aor: &str, changes: Vec<Change>) -> PendingApply {
-        let (reply, rx) = mpsc::channel();
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(Job::Apply {
-                aor: aor.to_owned(),
-                changes,
-                reply: Reply::Wait(reply),
-            });
-        }
-        PendingApply(rx)
+        self.writer.submit(aor, changes)
     }
 
     /// Like [`RedbStore::submit`], without a [`PendingApply`] to wait on:
@@ -254,18 +114,7 @@ impl RedbStore {
         changes: Vec<Change>,
         then: impl FnOnce(Result<Vec<Binding>, StoreError>) + Send + 'static,
     ) {
-        let job = Job::Apply {
-            aor: aor.to_owned(),
-            changes,
-            reply: Reply::Then(Box::new(then)),
-        };
-        let refused = match &self.jobs {
-            Some(jobs) => jobs.send(job).err().map(|e| e.0),
-            None => Some(job),
-        };
-        if let Some(Job::Apply { reply, .. }) = refused {
-            reply.send(Err(StoreError::Closed));
-        }
+        self.writer.submit_then(aor, changes, then);
     }
 
     /// Replaces the AOR's bindings with `bindings` (encoded by the caller,
@@ -283,26 +132,12 @@ impl RedbStore {
         bindings: EncodedBindings,
         then: impl FnOnce(Result<(), StoreError>) + Send + 'static,
     ) {
-        let job = Job::Replace {
-            aor: aor.to_owned(),
-            value: bindings.0,
-            then: Box::new(then),
-        };
-        let refused = match &self.jobs {
-            Some(jobs) => jobs.send(job).err().map(|e| e.0),
-            None => Some(job),
-        };
-        if let Some(Job::Replace { then, .. }) = refused {
-            then(Err(StoreError::Closed));
-        }
+        self.writer.submit_replace_then(aor, bindings, then);
     }
 
     /// Commits and applies acknowledged so far.
     pub fn stats(&self) -> CommitStats {
-        CommitStats {
-            commits: self.counters.commits.load(Ordering::Relaxed),
-            applies: self.counters.applies.load(Ordering::Relaxed),
-        }
+        self.writer.stats()
     }
 
     fn read<T>(
@@ -312,16 +147,6 @@ impl RedbStore {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(BINDINGS).map_err(backend)?;
         f(&table)
-    }
-}
-
-impl Drop for RedbStore {
-    fn drop(&mut self) {
-        // Closing the channel stops the writer once the queued jobs are done.
-        self.jobs = None;
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
     }
 }
 
@@ -338,13 +163,7 @@ impl LocationStore for RedbStore {
     }
 
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
-        let (reply, rx) = mpsc::channel();
-        self.jobs
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(Job::Purge { now, reply })
-            .map_err(|_| StoreError::Closed)?;
-        rx.recv().unwrap_or(Err(StoreError::Closed))
+        self.writer.purge(now)
     }
 
     fn aors(&self) -> Result<Vec<String>, StoreError> {
@@ -368,32 +187,6 @@ impl LocationStore for RedbStore {
             Ok(n)
         })
     }
-}
-
-fn writer_loop(db: &Database, rx: &mpsc::Receiver<Job>, mode: CommitMode, counters: &Counters) {
-    let mut last_batch = 0;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        if let CommitMode::Group { max_batch, window } = mode {
-            if last_batch > 1 && !window.is_zero() {
-                std::thread::sleep(window);
-            }
-            while batch.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-        }
-        last_batch = batch.len();
-        commit_batch(db, batch, counters);
-    }
-}
-
-enum Outcome {
-    Applied(Result<Vec<Binding>, StoreError>),
-    Purged(usize),
-    Replaced,
 }
 
 /// Runs a batch in one durable write transaction; replies after the commit.
@@ -479,40 +272,8 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
     })();
 
     match result {
-        Ok(outcomes) => {
-            counters.commits.fetch_add(1, Ordering::Relaxed);
-            let applied = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Applied(Ok(_)) | Outcome::Replaced))
-                .count();
-            counters
-                .applies
-                .fetch_add(applied as u64, Ordering::Relaxed);
-            for (job, outcome) in batch.into_iter().zip(outcomes) {
-                match (job, outcome) {
-                    (Job::Apply { reply, .. }, Outcome::Applied(r)) => reply.send(r),
-                    (Job::Replace { then, .. }, Outcome::Replaced) => then(Ok(())),
-                    (Job::Purge { reply, .. }, Outcome::Purged(n)) => {
-                        let _ = reply.send(Ok(n));
-                    }
-                    _ => unreachable!("outcomes follow the jobs in order"),
-                }
-            }
-        }
-        Err(e) => {
-            // Nothing of the batch was committed: every job fails.
-            let msg = e.to_string();
-            for job in batch {
-                match job {
-                    Job::Apply { reply, .. } => {
-                        reply.send(Err(StoreError::Backend(msg.clone())));
-                    }
-                    Job::Purge { reply, .. } => {
-                        let _ = reply.send(Err(StoreError::Backend(msg.clone())));
-                    }
-                    Job::Replace { then, .. } => then(Err(StoreError::Backend(msg.clone()))),
-                }
-            }
-        }
+        Ok(outcomes) => reply_committed(batch, outcomes, counters),
+        // Nothing of the batch was committed: every job fails.
+        Err(e) => reply_failed(batch, &e),
     }
 }

@@ -1,0 +1,674 @@
+//! A durable [`LocationStore`] as an append-only log, with group commit.
+//!
+//! The truth is in memory: a map AOR → encoded bindings
+//! ([`crate::encode_bindings`]). Every write is a record appended to
+//! `bindings.log` in the data directory; the writer thread groups jobs like
+//! [`crate::RedbStore`]'s (see [`CommitMode`]), appends all the records of a
+//! batch with one `write`, makes them durable with one `fdatasync`, and only
+//! then updates the map and replies to each job. Readers
+//! ([`LocationStore::get`], [`LocationStore::aors`], [`LocationStore::count`])
+//! read the map and so see only durable data.
+//!
+//! # File format
+//!
+//! An 8-byte header `SIPLOG01`, then records:
+//! `u32 body length (LE) | u32 CRC-32 of the body (LE) | body`, the body
+//! being `u16 AOR length (LE) | AOR | value` (an empty value removes the
+//! AOR). The last record of an AOR wins.
+//!
+//! # Recovery
+//!
+//! Opening reads the records in order and stops at the first one that is
+//! cut short, fails its CRC, is longer than 16 MiB or is malformed; the file
+//! is truncated there and synced. Only a batch that was never acknowledged
+//! can be torn by a crash, so nothing acknowledged is lost; what was dropped
+//! is reported by [`LogStore::dropped_on_open`].
+//!
+//! # Compaction
+//!
+//! Between batches, when the file is larger than both
+//! [`LogOptions::compact_min_bytes`] and [`LogOptions::compact_ratio`] times
+//! the live data (AOR and value bytes), the writer writes every live AOR to
+//! `bindings.log.tmp`, syncs it, renames it over `bindings.log`, syncs the
+//! directory and goes on appending to the new file.
+//!
+//! # Failures
+//!
+//! If appending or syncing a batch fails, every job of the batch fails with
+//! [`StoreError::Backend`], the map is left as it was and the file is cut
+//! back to its length before the batch. If even that fails, the store stops
+//! writing: every later job fails (reads keep working).
+
+use crate::binding::{apply_changes, decode_bindings, encode_bindings, Binding, Change};
+use crate::store::{LocationStore, StoreError};
+use crate::writer::{backend, reply_committed, reply_failed, Counters, Job, Outcome, Writer};
+use crate::writer::{CommitMode, CommitStats, EncodedBindings, PendingApply};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// The log file inside the data directory.
+pub const LOG_FILE: &str = "bindings.log";
+
+/// The first bytes of a log file.
+const MAGIC: &[u8; 8] = b"SIPLOG01";
+
+/// A record body longer than this is taken for garbage.
+const MAX_RECORD: usize = 16 << 20;
+
+/// Record header: body length and CRC.
+const RECORD_HEADER: usize = 8;
+
+/// The default [`LogOptions::compact_min_bytes`].
+pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 16 << 20;
+
+/// The default [`LogOptions::compact_ratio`].
+pub const DEFAULT_COMPACT_RATIO: u64 = 4;
+
+/// How a [`LogStore`] commits and when it compacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    /// How the writer groups jobs into appends.
+    pub mode: CommitMode,
+    /// Compact only once the file is larger than this ...
+    pub compact_min_bytes: u64,
+    /// ... and larger than this many times the live data.
+    pub compact_ratio: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self {
+            mode: CommitMode::default(),
+            compact_min_bytes: DEFAULT_COMPACT_MIN_BYTES,
+            compact_ratio: DEFAULT_COMPACT_RATIO,
+        }
+    }
+}
+
+type Map = HashMap<String, Vec<u8>>;
+
+/// Bindings in memory, written through to an append-only log in a data
+/// directory with group commit (see the module docs).
+pub struct LogStore {
+    map: Arc<RwLock<Map>>,
+    writer: Writer,
+    compactions: Arc<AtomicU64>,
+    dropped_on_open: u64,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for LogStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`).
+pub(crate) fn crc32(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    let mut c = !0u32;
+    for &b in data {
+        c = TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+/// Appends one record to `out`. AORs longer than 65,535 bytes cannot be
+/// stored.
+fn push_record(out: &mut Vec<u8>, aor: &str, value: &[u8]) -> Result<(), StoreError> {
+    let aor_len = u16::try_from(aor.len())
+        .map_err(|_| StoreError::Backend(format!("AOR of {} bytes is too long", aor.len())))?;
+    let body_len = 2 + aor.len() + value.len();
+    if body_len > MAX_RECORD {
+        return Err(StoreError::Backend(format!(
+            "record of {body_len} bytes is too long"
+        )));
+    }
+    let start = out.len();
+    out.extend_from_slice(&(body_len as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&aor_len.to_le_bytes());
+    out.extend_from_slice(aor.as_bytes());
+    out.extend_from_slice(value);
+    let crc = crc32(&out[start + RECORD_HEADER..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// Replays the records of a log's contents (after the header) into `map`;
+/// returns how many bytes are valid records: the rest is a torn or corrupt
+/// tail.
+pub(crate) fn replay(records: &[u8], map: &mut Map) -> usize {
+    let mut pos = 0;
+    loop {
+        let rest = &records[pos..];
+        if rest.len() < RECORD_HEADER {
+            return pos;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        if !(2..=MAX_RECORD).contains(&len) || rest.len() - RECORD_HEADER < len {
+            return pos;
+        }
+        let body = &rest[RECORD_HEADER..RECORD_HEADER + len];
+        if crc32(body) != crc {
+            return pos;
+        }
+        let aor_len = usize::from(u16::from_le_bytes([body[0], body[1]]));
+        if 2 + aor_len > body.len() {
+            return pos;
+        }
+        let Ok(aor) = std::str::from_utf8(&body[2..2 + aor_len]) else {
+            return pos;
+        };
+        let value = &body[2 + aor_len..];
+        if value.is_empty() {
+            map.remove(aor);
+        } else {
+            map.insert(aor.to_owned(), value.to_vec());
+        }
+        pos += RECORD_HEADER + len;
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn live_bytes(map: &Map) -> u64 {
+    map.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+}
+
+/// Opens the log, creating it, recovering and truncating a torn tail.
+/// Returns the file (for appending), the map, and the bytes dropped.
+fn open_log(dir: &Path, path: &Path) -> Result<(File, Map, u64), StoreError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(backend)?;
+    let mut map = Map::new();
+    if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
+        // New (or its creation was cut short): write the header.
+        file.set_len(0).map_err(backend)?;
+        file.write_all(MAGIC).map_err(backend)?;
+        file.sync_all().map_err(backend)?;
+        sync_dir(dir).map_err(backend)?;
+        return Ok((file, map, bytes.len() as u64));
+    }
+    if !bytes.starts_with(MAGIC) {
+        return Err(StoreError::Backend(format!(
+            "{} is not a sipline binding log (no SIPLOG01 header)",
+            path.display()
+        )));
+    }
+    let valid = MAGIC.len() + replay(&bytes[MAGIC.len()..], &mut map);
+    let dropped = (bytes.len() - valid) as u64;
+    if dropped > 0 {
+        file.set_len(valid as u64).map_err(backend)?;
+        file.sync_all().map_err(backend)?;
+    }
+    Ok((file, map, dropped))
+}
+
+/// The writer thread's side of the log.
+struct LogWriter {
+    dir: PathBuf,
+    path: PathBuf,
+    file: File,
+    /// The file's length: every byte a valid, durable record.
+    len: u64,
+    /// Sum of the AOR and value sizes in `map`.
+    live: u64,
+    map: Arc<RwLock<Map>>,
+    options: LogOptions,
+    compactions: Arc<AtomicU64>,
+    /// Set when a failed batch could not be cut back off the file.
+    broken: Option<String>,
+}
+
+impl LogWriter {
+    fn read_map(&self) -> RwLockReadGuard<'_, Map> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn commit(&mut self, batch: Vec<Job>, counters: &Counters) {
+        if let Some(msg) = &self.broken {
+            let e = StoreError::Backend(format!("log store stopped writing: {msg}"));
+            return reply_failed(batch, &e);
+        }
+        // The batch's new values, on top of the map.
+        let mut overlay: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut buf = Vec::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let result = (|| -> Result<(), StoreError> {
+            for job in &batch {
+                match job {
+                    Job::Apply { aor, changes, .. } => {
+                        let current = match overlay.get(aor) {
+                            Some(v) => decode_bindings(v),
+                            None => match self.read_map().get(aor) {
+                                Some(v) => decode_bindings(v),
+                                None => Ok(Vec::new()),
+                            },
+                        };
+                        let mut list = match current {
+                            Ok(l) => l,
+                            Err(e) => {
+                                // Only this job fails; the others commit.
+                                outcomes.push(Outcome::Applied(Err(e.into())));
+                                continue;
+                            }
+                        };
+                        apply_changes(&mut list, changes);
+                        let value = if list.is_empty() {
+                            Vec::new()
+                        } else {
+                            encode_bindings(&list)
+                        };
+                        push_record(&mut buf, aor, &value)?;
+                        overlay.insert(aor.clone(), value);
+                        outcomes.push(Outcome::Applied(Ok(list)));
+                    }
+                    Job::Replace { aor, value, .. } => {
+                        push_record(&mut buf, aor, value)?;
+                        overlay.insert(aor.clone(), value.clone());
+                        outcomes.push(Outcome::Replaced);
+                    }
+                    Job::Purge { now, .. } => {
+                        let mut edits: Vec<(String, Vec<u8>)> = Vec::new();
+                        let mut removed = 0;
+                        {
+                            let map = self.read_map();
+                            let current = map
+                                .iter()
+                                .filter(|(k, _)| !overlay.contains_key(*k))
+                                .chain(overlay.iter());
+                            for (aor, value) in current {
+                                // Undecodable values are left for an operator.
+                                let Ok(list) = decode_bindings(value) else {
+                                    continue;
+                                };
+                                let keep: Vec<Binding> = list
+                                    .iter()
+                                    .filter(|b| !b.is_expired(*now))
+                                    .cloned()
+                                    .collect();
+                                if keep.len() != list.len() {
+                                    removed += list.len() - keep.len();
+                                    let value = if keep.is_empty() {
+                                        Vec::new()
+                                    } else {
+                                        encode_bindings(&keep)
+                                    };
+                                    edits.push((aor.clone(), value));
+                                }
+                            }
+                        }
+                        for (aor, value) in edits {
+                            push_record(&mut buf, &aor, &value)?;
+                            overlay.insert(aor, value);
+                        }
+                        outcomes.push(Outcome::Purged(removed));
+                    }
+                }
+            }
+            if !buf.is_empty() {
+                self.append(&buf)?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                {
+                    let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+                    for (aor, value) in overlay {
+                        let added = (aor.len() + value.len()) as u64;
+                        let old = if value.is_empty() {
+                            map.remove(&aor)
+                        } else {
+                            map.insert(aor.clone(), value)
+                        };
+                        if let Some(old) = old {
+                            self.live -= (aor.len() + old.len()) as u64;
+                        }
+                        if added > aor.len() as u64 {
+                            self.live += added;
+                        }
+                    }
+                }
+                reply_committed(batch, outcomes, counters);
+                self.maybe_compact();
+            }
+            // Nothing of the batch is in the map, nor in the file.
+            Err(e) => reply_failed(batch, &e),
+        }
+    }
+
+    /// Appends `buf` durably, or leaves the file as it was.
+    fn append(&mut self, buf: &[u8]) -> Result<(), StoreError> {
+        let written = self
+            .file
+            .write_all(buf)
+            .and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Later records must not follow a torn one.
+                let cut = self
+                    .file
+                    .set_len(self.len)
+                    .and_then(|()| self.file.sync_data());
+                if let Err(e2) = cut {
+                    self.broken = Some(format!("appending: {e}; cutting the log back: {e2}"));
+                }
+                Err(backend(format!(
+                    "appending to {}: {e}",
+                    self.path.display()
+                )))
+            }
+        }
+    }
+
+    fn maybe_compact(&mut self) {
+        let o = self.options;
+        if self.len <= o.compact_min_bytes || self.len <= self.live.saturating_mul(o.compact_ratio)
+        {
+            return;
+        }
+        // On failure the old log stays in use; a later batch tries again.
+        let _ = self.compact();
+    }
+
+    fn compact(&mut self) -> Result<(), StoreError> {
+        let tmp = self.path.with_extension("log.tmp");
+        let result = (|| -> Result<(File, u64), StoreError> {
+            let mut buf = MAGIC.to_vec();
+            for (aor, value) in self.read_map().iter() {
+                push_record(&mut buf, aor, value)?;
+            }
+            let mut f = File::create(&tmp).map_err(backend)?;
+            f.write_all(&buf).map_err(backend)?;
+            f.sync_all().map_err(backend)?;
+            drop(f);
+            std::fs::rename(&tmp, &self.path).map_err(backend)?;
+            sync_dir(&self.dir).map_err(backend)?;
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(backend)?;
+            Ok((file, buf.len() as u64))
+        })();
+        match result {
+            Ok((file, len)) => {
+                self.file = file;
+                self.len = len;
+                self.compactions.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl LogStore {
+    /// Opens (creating if needed) the store in `dir` with group commit.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_options(dir, LogOptions::default())
+    }
+
+    /// Opens (creating if needed) the store in `dir` with this commit mode.
+    pub fn open_with(dir: impl AsRef<Path>, mode: CommitMode) -> Result<Self, StoreError> {
+        Self::open_with_options(
+            dir,
+            LogOptions {
+                mode,
+                ..LogOptions::default()
+            },
+        )
+    }
+
+    /// Opens (creating if needed) the store in `dir` with these options.
+    pub fn open_with_options(
+        dir: impl AsRef<Path>,
+        options: LogOptions,
+    ) -> Result<Self, StoreError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(backend)?;
+        let path = dir.join(LOG_FILE);
+        let (file, map, dropped_on_open) = open_log(dir, &path)?;
+        let len = file.metadata().map_err(backend)?.len();
+        let live = live_bytes(&map);
+        let map = Arc::new(RwLock::new(map));
+        let compactions = Arc::new(AtomicU64::new(0));
+        let mut state = LogWriter {
+            dir: dir.to_owned(),
+            path: path.clone(),
+            file,
+            len,
+            live,
+            map: Arc::clone(&map),
+            options,
+            compactions: Arc::clone(&compactions),
+            broken: None,
+        };
+        let writer = Writer::spawn("registrar-log-writer", options.mode, move |batch, c| {
+            state.commit(batch, c)
+        })?;
+        Ok(Self {
+            map,
+            writer,
+            compactions,
+            dropped_on_open,
+            path,
+        })
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of a torn or corrupt tail cut off the log when it was opened.
+    pub fn dropped_on_open(&self) -> u64 {
+        self.dropped_on_open
+    }
+
+    /// Compactions done since the store was opened.
+    pub fn compactions(&self) -> u64 {
+        self.compactions.load(Ordering::Relaxed)
+    }
+
+    /// Sends changes to the writer without waiting (see
+    /// [`crate::RedbStore::submit`]). The changes are durable once
+    /// [`PendingApply::wait`] returns `Ok`.
+    pub fn submit(&self, aor: &str, changes: Vec<Change>) -> PendingApply {
+        self.writer.submit(aor, changes)
+    }
+
+    /// Like [`LogStore::submit`]; `then` is called with the result on the
+    /// writer thread right after the batch is durable (see
+    /// [`crate::RedbStore::submit_then`]). `then` must not block.
+    pub fn submit_then(
+        &self,
+        aor: &str,
+        changes: Vec<Change>,
+        then: impl FnOnce(Result<Vec<Binding>, StoreError>) + Send + 'static,
+    ) {
+        self.writer.submit_then(aor, changes, then);
+    }
+
+    /// Replaces the AOR's bindings with `bindings` durably, and calls
+    /// `then` on the writer thread once they are (see
+    /// [`crate::RedbStore::submit_replace_then`]). An empty list removes
+    /// the AOR.
+    pub fn submit_replace_then(
+        &self,
+        aor: &str,
+        bindings: EncodedBindings,
+        then: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) {
+        self.writer.submit_replace_then(aor, bindings, then);
+    }
+
+    /// Commits (durable appends) and applies acknowledged so far.
+    pub fn stats(&self) -> CommitStats {
+        self.writer.stats()
+    }
+
+    fn read_map(&self) -> RwLockReadGuard<'_, Map> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl LocationStore for LogStore {
+    fn get(&self, aor: &str) -> Result<Vec<Binding>, StoreError> {
+        match self.read_map().get(aor) {
+            Some(v) => Ok(decode_bindings(v)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn apply(&self, aor: &str, changes: &[Change]) -> Result<Vec<Binding>, StoreError> {
+        self.submit(aor, changes.to_vec()).wait()
+    }
+
+    fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
+        self.writer.purge(now)
+    }
+
+    fn aors(&self) -> Result<Vec<String>, StoreError> {
+        let mut v: Vec<String> = self.read_map().keys().cloned().collect();
+        v.sort();
+        Ok(v)
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        let map = self.read_map();
+        let mut n = 0;
+        for v in map.values() {
+            n += decode_bindings(v)?.len();
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    fn records(items: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (aor, value) in items {
+            push_record(&mut out, aor, value).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn replay_applies_in_order_and_removes() {
+        let log = records(&[("a", b"1"), ("b", b"2"), ("a", b"3"), ("b", b"")]);
+        let mut map = Map::new();
+        assert_eq!(replay(&log, &mut map), log.len());
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["a"], b"3");
+    }
+
+    #[test]
+    fn replay_stops_at_a_torn_record() {
+        let good = records(&[("a", b"1"), ("b", b"2")]);
+        let mut log = good.clone();
+        log.extend_from_slice(&records(&[("c", b"33333")]));
+        // Every cut inside the third record keeps exactly the first two.
+        for cut in good.len()..log.len() {
+            let mut map = Map::new();
+            assert_eq!(replay(&log[..cut], &mut map), good.len(), "cut at {cut}");
+            assert_eq!(map.len(), 2);
+            assert!(!map.contains_key("c"));
+        }
+    }
+
+    #[test]
+    fn replay_stops_at_a_bad_crc_or_length() {
+        let first = records(&[("a", b"1")]);
+        let mut log = first.clone();
+        log.extend_from_slice(&records(&[("b", b"2"), ("c", b"3")]));
+        // A flipped bit in the second record's body: it and the third go.
+        let mut bad = log.clone();
+        bad[first.len() + RECORD_HEADER + 2] ^= 0x01;
+        let mut map = Map::new();
+        assert_eq!(replay(&bad, &mut map), first.len());
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["a"]);
+        // An absurd length.
+        let mut bad = log.clone();
+        bad[first.len()..first.len() + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut map = Map::new();
+        assert_eq!(replay(&bad, &mut map), first.len());
+        // Zeroes (a preallocated tail): a zero length is not a record.
+        let mut zeros = first.clone();
+        zeros.extend_from_slice(&[0; 64]);
+        assert_eq!(replay(&zeros, &mut Map::new()), first.len());
+    }
+
+    #[test]
+    fn open_truncates_the_torn_tail_and_refuses_other_files() {
+        let dir = std::env::temp_dir().join(format!("sipline-logunit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(LOG_FILE);
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&records(&[("a", b"1")]));
+        let keep = bytes.len();
+        bytes.extend_from_slice(&records(&[("b", b"2")])[..5]);
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, map, dropped) = open_log(&dir, &path).unwrap();
+        assert_eq!(dropped, 5);
+        assert_eq!(map.len(), 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), keep as u64);
+
+        std::fs::write(&path, b"SQLite format 3\0").unwrap();
+        let e = open_log(&dir, &path).unwrap_err().to_string();
+        assert!(e.contains("not a sipline binding log"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
