@@ -1,10 +1,11 @@
 //! Durability under `kill -9`: a child process (this test binary re-executed
 //! with an environment variable) applies bindings from several threads and
 //! prints an ACK line after each apply returns; the parent SIGKILLs it while
-//! it is still writing, reopens the database and checks that every
-//! acknowledged binding is there with its expiry.
+//! it is still writing, reopens the store and checks that every
+//! acknowledged binding is there with its expiry. Run against both durable
+//! stores (redb and the append-only log).
 
-use sipline_registrar::{Binding, Change, LocationStore, RedbStore};
+use sipline_registrar::{Binding, Change, DurableStore, LocationStore, LogStore, RedbStore};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -12,6 +13,15 @@ use std::time::{Duration, Instant};
 
 const DIR_ENV: &str = "SIPLINE_REGISTRAR_CRASH_DIR";
 const ROUND_ENV: &str = "SIPLINE_REGISTRAR_CRASH_ROUND";
+const STORE_ENV: &str = "SIPLINE_REGISTRAR_CRASH_STORE";
+
+fn open(kind: &str, dir: &std::path::Path) -> DurableStore {
+    match kind {
+        "redb" => RedbStore::open(dir).unwrap().into(),
+        "log" => LogStore::open(dir).unwrap().into(),
+        other => panic!("unknown store {other:?}"),
+    }
+}
 const THREADS: usize = 4;
 
 fn binding(aor: &str, contact: &str, expires_at: u64) -> Binding {
@@ -39,7 +49,8 @@ fn crash_child() {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap_or_default();
-    let store = Arc::new(RedbStore::open(&dir).unwrap());
+    let kind = std::env::var(STORE_ENV).unwrap_or_else(|_| "redb".into());
+    let store = Arc::new(open(&kind, std::path::Path::new(&dir)));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let store = Arc::clone(&store);
@@ -70,11 +81,17 @@ fn crash_child() {
 }
 
 /// Runs a child round, kills it after `acks` acknowledgements; returns them.
-fn crash_round(dir: &std::path::Path, round: u32, acks: usize) -> Vec<(String, String, u64)> {
+fn crash_round(
+    kind: &str,
+    dir: &std::path::Path,
+    round: u32,
+    acks: usize,
+) -> Vec<(String, String, u64)> {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(DIR_ENV, dir)
         .env(ROUND_ENV, round.to_string())
+        .env(STORE_ENV, kind)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -104,18 +121,30 @@ fn crash_round(dir: &std::path::Path, round: u32, acks: usize) -> Vec<(String, S
 
 #[test]
 fn acknowledged_bindings_survive_sigkill() {
-    let dir = std::env::temp_dir().join(format!("sipline-registrar-crash-{}", std::process::id()));
+    survive_sigkill("redb");
+}
+
+#[test]
+fn acknowledged_bindings_survive_sigkill_log() {
+    survive_sigkill("log");
+}
+
+fn survive_sigkill(kind: &str) {
+    let dir = std::env::temp_dir().join(format!(
+        "sipline-registrar-crash-{kind}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let mut all = Vec::new();
     for round in 0..2 {
-        let acked = crash_round(&dir, round, 300);
+        let acked = crash_round(kind, &dir, round, 300);
         assert_eq!(
             acked.len(),
             300,
             "child acknowledged enough before the kill"
         );
         all.extend(acked);
-        let store = RedbStore::open(&dir).unwrap();
+        let store = open(kind, &dir);
         let mut missing = 0;
         for (aor, contact, exp) in &all {
             let found = store

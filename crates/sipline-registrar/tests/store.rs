@@ -1,11 +1,12 @@
-//! One test suite for every `LocationStore`, plus redb specifics: reopen,
-//! group commit under concurrency.
+//! One test suite for every `LocationStore`, plus the durable stores'
+//! specifics (redb and the log): reopen, group commit under concurrency, and
+//! the log's recovery and compaction.
 
 use sipline_registrar::{
-    Binding, BindingKey, Change, CommitMode, ContactParam, EncodedBindings, LocationStore,
-    MemoryStore, RedbStore,
+    Binding, BindingKey, Change, CommitMode, ContactParam, DurableStore, EncodedBindings,
+    LocationStore, LogOptions, LogStore, MemoryStore, RedbStore,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -182,12 +183,19 @@ fn redb_store_suite_with_window() {
     store_suite(&RedbStore::open_with(&dir.0, mode).unwrap());
 }
 
-#[test]
-fn redb_reopen_keeps_bindings_and_expiry() {
+fn open_redb(dir: &Path) -> DurableStore {
+    RedbStore::open(dir).unwrap().into()
+}
+
+fn open_log(dir: &Path) -> DurableStore {
+    LogStore::open(dir).unwrap().into()
+}
+
+fn reopen_keeps_bindings_and_expiry(open: fn(&Path) -> DurableStore, file: &str) {
     let dir = TempDir::new("reopen");
     let aor = "sip:carol@example.com";
     let written = {
-        let s = RedbStore::open(&dir.0).unwrap();
+        let s = open(&dir.0);
         s.apply(
             aor,
             &[
@@ -197,20 +205,73 @@ fn redb_reopen_keeps_bindings_and_expiry() {
         )
         .unwrap()
     };
-    let s = RedbStore::open(&dir.0).unwrap();
+    let s = open(&dir.0);
     let read = s.get(aor).unwrap();
     assert_eq!(read, written);
     assert_eq!(read[0].expires_at, 1_900_000_000);
     assert_eq!(s.count().unwrap(), 2);
-    assert!(s.path().ends_with("bindings.redb"));
+    assert!(s.path().ends_with(file));
+}
+
+#[test]
+fn log_store_suite() {
+    let dir = TempDir::new("log-suite");
+    store_suite(&LogStore::open(&dir.0).unwrap());
+}
+
+#[test]
+fn log_store_suite_per_apply() {
+    let dir = TempDir::new("log-suite-per");
+    store_suite(&LogStore::open_with(&dir.0, CommitMode::PerApply).unwrap());
+}
+
+#[test]
+fn log_store_suite_with_window() {
+    let dir = TempDir::new("log-suite-win");
+    let mode = CommitMode::Group {
+        max_batch: 8,
+        window: Duration::from_millis(1),
+    };
+    store_suite(&LogStore::open_with(&dir.0, mode).unwrap());
+}
+
+/// The suite again after a reopen of every step's store: what the log
+/// replays is what was written (removals and purges included).
+#[test]
+fn log_store_suite_survives_reopen() {
+    let dir = TempDir::new("log-suite-reopen");
+    store_suite(&LogStore::open(&dir.0).unwrap());
+    let s = LogStore::open(&dir.0).unwrap();
+    assert_eq!(s.count().unwrap(), 0, "purged and removed AORs stay gone");
+    assert_eq!(s.dropped_on_open(), 0);
+    store_suite(&s);
+}
+
+#[test]
+fn redb_reopen_keeps_bindings_and_expiry() {
+    reopen_keeps_bindings_and_expiry(open_redb, "bindings.redb");
+}
+
+#[test]
+fn log_reopen_keeps_bindings_and_expiry() {
+    reopen_keeps_bindings_and_expiry(open_log, "bindings.log");
 }
 
 /// Many threads applying at once: all acknowledged, all present, and the
 /// writer needed fewer commits than applies.
 #[test]
 fn redb_group_commit_concurrent() {
+    group_commit_concurrent(open_redb);
+}
+
+#[test]
+fn log_group_commit_concurrent() {
+    group_commit_concurrent(open_log);
+}
+
+fn group_commit_concurrent(open: fn(&Path) -> DurableStore) {
     let dir = TempDir::new("group");
-    let store = Arc::new(RedbStore::open(&dir.0).unwrap());
+    let store = Arc::new(open(&dir.0));
     const THREADS: usize = 8;
     const PER: usize = 40;
     let handles: Vec<_> = (0..THREADS)
@@ -260,14 +321,27 @@ fn redb_group_commit_concurrent() {
     }
     assert_eq!(store.count().unwrap(), THREADS * PER + 100);
     drop(store);
-    let reopened = RedbStore::open(&dir.0).unwrap();
+    let reopened = open(&dir.0);
     assert_eq!(reopened.count().unwrap(), THREADS * PER + 100);
 }
 
 #[test]
 fn redb_per_apply_commits_each() {
+    per_apply_commits_each(|d| {
+        RedbStore::open_with(d, CommitMode::PerApply)
+            .unwrap()
+            .into()
+    });
+}
+
+#[test]
+fn log_per_apply_commits_each() {
+    per_apply_commits_each(|d| LogStore::open_with(d, CommitMode::PerApply).unwrap().into());
+}
+
+fn per_apply_commits_each(open: fn(&Path) -> DurableStore) {
     let dir = TempDir::new("per");
-    let store = RedbStore::open_with(&dir.0, CommitMode::PerApply).unwrap();
+    let store = open(&dir.0);
     let pending: Vec<_> = (0..20)
         .map(|i| {
             let aor = format!("sip:p{i}@example.com");
@@ -284,6 +358,16 @@ fn redb_per_apply_commits_each() {
 /// The registrar end to end over redb, across a restart.
 #[test]
 fn register_over_redb_survives_restart() {
+    register_survives_restart(open_redb);
+}
+
+/// The registrar end to end over the log, across a restart.
+#[test]
+fn register_over_log_survives_restart() {
+    register_survives_restart(open_log);
+}
+
+fn register_survives_restart(open: fn(&Path) -> DurableStore) {
     use sipline_message::Message;
     use sipline_registrar::{register, Registrar};
     let dir = TempDir::new("e2e");
@@ -294,11 +378,11 @@ CSeq: 1 REGISTER\r\nContact: <sip:d@192.0.2.4>;expires=600\r\nContent-Length: 0\
     )
     .unwrap();
     {
-        let s = RedbStore::open(&dir.0).unwrap();
+        let s = open(&dir.0);
         let r = register(&Registrar::default(), &s, 1000, &m, &Default::default()).unwrap();
         assert!(r.to_string().starts_with("SIP/2.0 200 OK"));
     }
-    let s = RedbStore::open(&dir.0).unwrap();
+    let s = open(&dir.0);
     let b = s.get("sip:dave@example.com").unwrap();
     assert_eq!(b[0].expires_at, 1600);
     assert_eq!(s.purge_expired(1600).unwrap(), 1);
@@ -309,10 +393,19 @@ CSeq: 1 REGISTER\r\nContact: <sip:d@192.0.2.4>;expires=600\r\nContent-Length: 0\
 /// and an empty list removes the AOR. Other AORs are untouched.
 #[test]
 fn redb_replace_writes_the_whole_list() {
+    replace_writes_the_whole_list(open_redb);
+}
+
+#[test]
+fn log_replace_writes_the_whole_list() {
+    replace_writes_the_whole_list(open_log);
+}
+
+fn replace_writes_the_whole_list(open: fn(&Path) -> DurableStore) {
     let dir = TempDir::new("replace");
     let aor = "sip:dave@example.com";
     let other = "sip:erin@example.com";
-    let replace = |s: &RedbStore, list: &[Binding]| {
+    let replace = |s: &DurableStore, list: &[Binding]| {
         let (tx, rx) = std::sync::mpsc::channel();
         s.submit_replace_then(aor, EncodedBindings::new(list), move |r| {
             let _ = tx.send(r);
@@ -324,7 +417,7 @@ fn redb_replace_writes_the_whole_list() {
         flow(aor, "sip:d2@h", 2),
     ];
     {
-        let s = RedbStore::open(&dir.0).unwrap();
+        let s = open(&dir.0);
         s.apply(
             other,
             &[Change::Put(binding(other, "sip:e@h", 1_900_000_000))],
@@ -339,9 +432,157 @@ fn redb_replace_writes_the_whole_list() {
         assert_eq!(s.get(aor).unwrap(), two, "replaced, not merged");
         assert_eq!(s.stats().applies, 3);
     }
-    let s = RedbStore::open(&dir.0).unwrap();
+    let s = open(&dir.0);
     assert_eq!(s.get(aor).unwrap(), two, "durable");
     replace(&s, &[]);
     assert!(s.get(aor).unwrap().is_empty());
     assert_eq!(s.aors().unwrap(), vec![other.to_string()], "removed");
+}
+
+fn put(s: &LogStore, aor: &str, contact: &str) {
+    s.apply(aor, &[Change::Put(binding(aor, contact, 1_900_000_000))])
+        .unwrap();
+}
+
+fn len(p: &Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
+}
+
+/// A crash mid-append leaves a torn record at the end: reopening keeps
+/// every record before it, cuts the file there, and later appends survive
+/// another reopen.
+#[test]
+fn log_torn_tail_is_cut_off() {
+    let dir = TempDir::new("log-torn");
+    let (path, lens) = {
+        let s = LogStore::open(&dir.0).unwrap();
+        let mut lens = vec![len(s.path())];
+        for i in 0..5 {
+            put(&s, &format!("sip:u{i}@example.com"), "sip:x@h");
+            lens.push(len(s.path()));
+        }
+        (s.path().to_owned(), lens)
+    };
+    // Garbage after the last record.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"\x20\x00\x00\x00garbage");
+    std::fs::write(&path, &bytes).unwrap();
+    {
+        let s = LogStore::open(&dir.0).unwrap();
+        assert_eq!(s.dropped_on_open(), 11);
+        assert_eq!(len(&path), lens[5], "cut back to the last good record");
+        assert_eq!(s.aors().unwrap().len(), 5);
+        put(&s, "sip:after@example.com", "sip:y@h");
+    }
+    let s = LogStore::open(&dir.0).unwrap();
+    assert_eq!(s.dropped_on_open(), 0);
+    assert_eq!(s.aors().unwrap().len(), 6);
+    assert_eq!(s.get("sip:after@example.com").unwrap().len(), 1);
+    drop(s);
+
+    // A record cut in the middle (the last one, written when the crash
+    // came): the ones before are kept, it is gone.
+    let full = len(&path);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(lens[5] + 7).unwrap();
+    drop(f);
+    assert!(lens[5] + 7 < full);
+    let s = LogStore::open(&dir.0).unwrap();
+    assert_eq!(s.dropped_on_open(), 7);
+    assert_eq!(len(&path), lens[5]);
+    assert_eq!(s.aors().unwrap().len(), 5);
+    assert!(s.get("sip:after@example.com").unwrap().is_empty());
+    put(&s, "sip:again@example.com", "sip:z@h");
+    drop(s);
+    let s = LogStore::open(&dir.0).unwrap();
+    assert_eq!(s.aors().unwrap().len(), 6);
+    assert_eq!(s.get("sip:again@example.com").unwrap().len(), 1);
+}
+
+/// A bad CRC in the middle: the records before it are kept, it and every
+/// later one dropped (the log is only trusted up to the first bad record).
+#[test]
+fn log_bad_crc_drops_it_and_what_follows() {
+    let dir = TempDir::new("log-crc");
+    let (path, lens) = {
+        let s = LogStore::open(&dir.0).unwrap();
+        let mut lens = vec![len(s.path())];
+        for i in 0..4 {
+            put(&s, &format!("sip:u{i}@example.com"), "sip:x@h");
+            lens.push(len(s.path()));
+        }
+        (s.path().to_owned(), lens)
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    // A byte of the third record's body.
+    bytes[lens[2] as usize + 12] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let s = LogStore::open(&dir.0).unwrap();
+    assert_eq!(
+        s.aors().unwrap(),
+        ["sip:u0@example.com", "sip:u1@example.com"]
+    );
+    assert_eq!(s.dropped_on_open(), lens[4] - lens[2]);
+    assert_eq!(len(&path), lens[2]);
+}
+
+#[test]
+fn log_refuses_a_file_that_is_not_a_log() {
+    let dir = TempDir::new("log-magic");
+    std::fs::write(dir.0.join("bindings.log"), b"not a log at all").unwrap();
+    let e = LogStore::open(&dir.0).unwrap_err().to_string();
+    assert!(e.contains("not a sipline binding log"), "{e}");
+}
+
+/// With tiny thresholds, rewriting the same AORs again and again makes the
+/// writer compact: the file shrinks, appends go on, and a reopen sees the
+/// same data.
+#[test]
+fn log_compacts_and_reopens() {
+    let dir = TempDir::new("log-compact");
+    let options = LogOptions {
+        compact_min_bytes: 4096,
+        compact_ratio: 4,
+        ..LogOptions::default()
+    };
+    let (before, path, max_len) = {
+        let s = LogStore::open_with_options(&dir.0, options).unwrap();
+        let mut max_len = 0;
+        for round in 0..100 {
+            for i in 0..3 {
+                let aor = format!("sip:u{i}@example.com");
+                s.apply(
+                    &aor,
+                    &[
+                        Change::RemoveAll,
+                        Change::Put(binding(&aor, &format!("sip:r{round}@h"), 1_900_000_000)),
+                    ],
+                )
+                .unwrap();
+                max_len = max_len.max(len(s.path()));
+            }
+        }
+        put(&s, "sip:last@example.com", "sip:l@h");
+        s.apply("sip:u2@example.com", &[Change::RemoveAll]).unwrap();
+        assert!(s.compactions() > 0, "compacted");
+        let mut all = Vec::new();
+        for aor in s.aors().unwrap() {
+            all.push((aor.clone(), s.get(&aor).unwrap()));
+        }
+        (all, s.path().to_owned(), max_len)
+    };
+    // Never far above the threshold (each record is ~150 bytes).
+    assert!(max_len < 4096 + 1024, "file kept small: {max_len}");
+    assert!(!dir.0.join("bindings.log.tmp").exists());
+    assert_eq!(before.len(), 3);
+    assert_eq!(before[0].1[0].contact_uri, "sip:l@h");
+    assert_eq!(before[1].1[0].contact_uri, "sip:r99@h");
+    let s = LogStore::open_with_options(&dir.0, options).unwrap();
+    assert_eq!(s.dropped_on_open(), 0);
+    let mut after = Vec::new();
+    for aor in s.aors().unwrap() {
+        after.push((aor.clone(), s.get(&aor).unwrap()));
+    }
+    assert_eq!(after, before);
+    assert!(len(&path) < 4096 + 1024);
 }
