@@ -277,7 +277,22 @@ Call-ID: fetch-carol\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
 /// 200), with the expiry they were given.
 #[test]
 fn every_acknowledged_binding_survives_kill_9_with_threads() {
-    let options = ServeOptions::new("registrar-durable");
+    acknowledged_bindings_survive_kill_9("registrar-durable", None);
+}
+
+/// The same with `[registrar] store = "log"` (the append-only log store):
+/// every acknowledged binding survives `kill -9` and the restart, and the
+/// bindings are in `bindings.log`, not a redb database.
+#[test]
+fn every_acknowledged_binding_survives_kill_9_with_the_log_store() {
+    acknowledged_bindings_survive_kill_9("registrar-durable-log", Some("log"));
+}
+
+fn acknowledged_bindings_survive_kill_9(tag: &str, store: Option<&str>) {
+    let config = store
+        .map(|s| format!("[registrar]\nstore = \"{s}\"\n"))
+        .unwrap_or_default();
+    let options = ServeOptions::new(tag).config(config.clone());
     let server = options.udp().args(["--threads", "3"]).start();
     let port = server.port();
     let register = |user: &str, n: u32, contact: Option<&str>| -> UdpSocket {
@@ -307,8 +322,14 @@ Call-ID: durable{n}-{user}\r\nCSeq: 1 REGISTER\r\n{contact}Content-Length: 0\r\n
         assert_eq!(status(&r), 200, "{r}");
     }
     let dir = server.stop(); // kill -9 right after the last 200
-    let options = ServeOptions::in_dir(dir);
+    let options = ServeOptions::in_dir(dir).config(config);
     let data = options.data_dir();
+    let file = if store == Some("log") {
+        "bindings.log"
+    } else {
+        "bindings.redb"
+    };
+    assert!(data.join(file).exists(), "{file} in {}", data.display());
     let server = options
         .args([
             "--listen".to_string(),

@@ -125,6 +125,18 @@ struct RouteSection {
 /// the branches it creates (`sipline_proxy::ProxyConfig::instance`).
 pub(crate) const MAX_THREADS: usize = 16;
 
+/// `registrar.store`: where the bindings are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    /// `"redb"` (the default): durable, in a redb database in `data_dir`.
+    Redb,
+    /// `"log"`: durable, in memory and in an append-only log in `data_dir`.
+    Log,
+    /// `"memory"`: in memory only (lost on restart, 200 without waiting for
+    /// a disk commit).
+    Memory,
+}
+
 /// A configuration error, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("config: {key}: {message}")]
@@ -204,10 +216,8 @@ pub(crate) struct Config {
     /// Service-Route values for the 200 to REGISTER (RFC 3608 §6.3), as
     /// name-addrs, in order.
     pub(crate) service_route: Vec<String>,
-    /// `registrar.store = "memory"`: bindings kept in memory only (lost on
-    /// restart, 200 without waiting for a disk commit); else the durable
-    /// redb store in `data_dir`.
-    pub(crate) memory_store: bool,
+    /// `registrar.store`: where bindings are kept.
+    pub(crate) store: StoreKind,
     /// Threads that handle messages (`server.threads`; 0 or absent: one per
     /// CPU). Each runs its own share of the transactions, calls and
     /// REGISTERs (see `server.rs`).
@@ -588,13 +598,17 @@ impl Config {
             }
             service_route.push(format!("<{uri}>"));
         }
-        let memory_store = match reg.store.as_deref() {
-            None | Some("redb") => false,
-            Some("memory") => true,
+        let store = match reg.store.as_deref() {
+            None | Some("redb") => StoreKind::Redb,
+            Some("log") => StoreKind::Log,
+            Some("memory") => StoreKind::Memory,
             Some(other) => {
                 return Err(err(
                     "registrar.store",
-                    format!("{other:?}: expected \"redb\" (durable, the default) or \"memory\""),
+                    format!(
+                        "{other:?}: expected \"redb\" (durable, the default), \"log\" \
+                         (durable, an append-only log) or \"memory\""
+                    ),
                 ))
             }
         };
@@ -643,7 +657,7 @@ impl Config {
             algorithms,
             routes,
             service_route,
-            memory_store,
+            store,
             domain_modes,
         })
     }
@@ -678,19 +692,25 @@ mod tests {
         assert_eq!(c.listen[0].addr, "127.0.0.1:5060".parse().unwrap());
         assert_eq!(c.mode, Mode::Proxy);
         assert!(c.users.is_empty());
-        assert!(!c.memory_store);
+        assert_eq!(c.store, StoreKind::Redb);
     }
 
     #[test]
     fn registrar_store() {
-        assert!(!load("[registrar]\nstore = \"redb\"").unwrap().memory_store);
-        assert!(
-            load("[registrar]\nstore = \"memory\"")
+        let kind = |v: &str| {
+            load(&format!("[registrar]\nstore = \"{v}\""))
                 .unwrap()
-                .memory_store
-        );
+                .store
+        };
+        assert_eq!(kind("redb"), StoreKind::Redb);
+        assert_eq!(kind("log"), StoreKind::Log);
+        assert_eq!(kind("memory"), StoreKind::Memory);
         let e = load("[registrar]\nstore = \"disk\"").unwrap_err();
         assert!(e.to_string().contains("config: registrar.store:"), "{e}");
+        assert!(
+            e.to_string().contains("\"log\""),
+            "the choices are listed: {e}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! It never waits on I/O itself: the only awaits in the loop are the select
 //! and UDP sends.
 
-use super::config::{Config, Mode};
+use super::config::{Config, Mode, StoreKind};
 use sipline_auth::{Credential, DigestServer, DigestServerConfig, Verdict};
 use sipline_message::header::{NameAddr, StdHeader};
 use sipline_message::text::push_socket_addr;
@@ -14,8 +14,8 @@ use sipline_proxy::{
     Action, BranchId, ContextId, Inbound, Locator, Proxy, ProxyConfig, ServerTxId, Target,
 };
 use sipline_registrar::{
-    Binding, LocationStore, RedbStore, RegisterContext, RegisterOutcome, Registrar,
-    RegistrarConfig, Source, StoreError,
+    Binding, DurableStore, LocationStore, LogStore, RedbStore, RegisterContext, RegisterOutcome,
+    Registrar, RegistrarConfig, Source, StoreError,
 };
 use sipline_transaction::{Config as TimerConfig, Event, Received, TransactionId, Transactions};
 use sipline_transport::{
@@ -77,9 +77,9 @@ struct Server {
     table: Transactions<Destination>,
     layer: TransportLayer,
     registrar: Registrar,
-    /// The durable location store; `None` with `registrar.store = "memory"`,
-    /// where `bindings` is the store.
-    store: Option<Arc<RedbStore>>,
+    /// The durable location store (redb or the log); `None` with
+    /// `registrar.store = "memory"`, where `bindings` is the store.
+    store: Option<Arc<DurableStore>>,
     /// Digest nonces and their counts (replay detection) are one state for
     /// every shard: a client's next request may land on another.
     auth: Option<Arc<Mutex<DigestServer>>>,
@@ -240,12 +240,16 @@ fn route(inc: &Incoming) -> usize {
 
 pub(crate) async fn run(cfg: Config) -> Result<(), String> {
     let cfg = Arc::new(cfg);
-    let store = if cfg.memory_store {
+    let store = if cfg.store == StoreKind::Memory {
         None
     } else {
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(|e| format!("data directory {}: {e}", cfg.data_dir.display()))?;
-        Some(Arc::new(RedbStore::open(&cfg.data_dir).map_err(|e| {
+        let opened = match cfg.store {
+            StoreKind::Log => LogStore::open(&cfg.data_dir).map(DurableStore::from),
+            _ => RedbStore::open(&cfg.data_dir).map(DurableStore::from),
+        };
+        Some(Arc::new(opened.map_err(|e| {
             format!("location store in {}: {e}", cfg.data_dir.display())
         })?))
     };
@@ -290,10 +294,16 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             })
             .collect::<Vec<_>>()
             .join(", "),
-        if cfg.memory_store {
-            "in memory (lost on restart)".to_string()
-        } else {
-            cfg.data_dir.display().to_string()
+        match &store {
+            None => "in memory (lost on restart)".to_string(),
+            Some(s) => format!(
+                "{} ({})",
+                cfg.data_dir.display(),
+                match **s {
+                    DurableStore::Redb(_) => "redb",
+                    DurableStore::Log(_) => "append-only log",
+                }
+            ),
         }
     );
     let _ = out.flush();
@@ -1466,7 +1476,7 @@ impl Server {
 
 /// The proxy core's view of the location store.
 struct StoreLocator<'a> {
-    store: Option<&'a RedbStore>,
+    store: Option<&'a DurableStore>,
     cache: Option<&'a BindingCache>,
     /// The open connections (flows, RFC 5626): none known without it.
     layer: Option<&'a TransportLayer>,
@@ -1477,7 +1487,7 @@ struct StoreLocator<'a> {
 
 impl<'a> StoreLocator<'a> {
     fn new(
-        store: Option<&'a RedbStore>,
+        store: Option<&'a DurableStore>,
         users: &'a HashMap<String, Credential>,
         known_users_only: bool,
     ) -> Self {
