@@ -89,7 +89,9 @@ impl Default for LogOptions {
     }
 }
 
-type Map = HashMap<String, Vec<u8>>;
+/// AOR → encoded bindings. foldhash: the keys are AORs of this server's
+/// own users, and the map is read and written on every REGISTER.
+type Map = HashMap<String, Vec<u8>, foldhash::fast::RandomState>;
 
 /// Bindings in memory, written through to an append-only log in a data
 /// directory with group commit (see the module docs).
@@ -109,32 +111,10 @@ impl std::fmt::Debug for LogStore {
     }
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`).
+/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`; `crc32fast` uses the
+/// CPU's carry-less multiply where it has one).
 pub(crate) fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    let mut c = !0u32;
-    for &b in data {
-        c = TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
 
 /// Appends one record to `out`. AORs longer than 65,535 bytes cannot be
@@ -214,7 +194,7 @@ fn open_log(dir: &Path, path: &Path) -> Result<(File, Map, u64), StoreError> {
         .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(backend)?;
-    let mut map = Map::new();
+    let mut map = Map::default();
     if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
         // New (or its creation was cut short): write the header.
         file.set_len(0).map_err(backend)?;
@@ -259,22 +239,27 @@ impl LogWriter {
         self.map.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn commit(&mut self, batch: Vec<Job>, counters: &Counters) {
+    fn commit(&mut self, mut batch: Vec<Job>, counters: &Counters) {
         if let Some(msg) = &self.broken {
             let e = StoreError::Backend(format!("log store stopped writing: {msg}"));
             return reply_failed(batch, &e);
         }
-        // The batch's new values, on top of the map.
-        let mut overlay: HashMap<String, Vec<u8>> = HashMap::new();
+        // The batch's new values in order (the last of an AOR wins); moved
+        // out of Replace jobs, whose replies need nothing of them.
+        let mut edits: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.len());
+        // Where an AOR's newest edit is, for the jobs that read the AOR's
+        // current value (Apply, Purge); not kept for a batch of Replaces.
+        let reads = batch.iter().any(|j| !matches!(j, Job::Replace { .. }));
+        let mut newest: HashMap<String, usize, foldhash::fast::RandomState> = HashMap::default();
         let mut buf = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         let result = (|| -> Result<(), StoreError> {
-            for job in &batch {
+            for job in &mut batch {
                 match job {
                     Job::Apply { aor, changes, .. } => {
-                        let current = match overlay.get(aor) {
-                            Some(v) => decode_bindings(v),
-                            None => match self.read_map().get(aor) {
+                        let current = match newest.get(aor.as_str()) {
+                            Some(&i) => decode_bindings(&edits[i].1),
+                            None => match self.read_map().get(aor.as_str()) {
                                 Some(v) => decode_bindings(v),
                                 None => Ok(Vec::new()),
                             },
@@ -294,23 +279,27 @@ impl LogWriter {
                             encode_bindings(&list)
                         };
                         push_record(&mut buf, aor, &value)?;
-                        overlay.insert(aor.clone(), value);
+                        newest.insert(aor.clone(), edits.len());
+                        edits.push((aor.clone(), value));
                         outcomes.push(Outcome::Applied(Ok(list)));
                     }
                     Job::Replace { aor, value, .. } => {
                         push_record(&mut buf, aor, value)?;
-                        overlay.insert(aor.clone(), value.clone());
+                        if reads {
+                            newest.insert(aor.clone(), edits.len());
+                        }
+                        edits.push((std::mem::take(aor), std::mem::take(value)));
                         outcomes.push(Outcome::Replaced);
                     }
                     Job::Purge { now, .. } => {
-                        let mut edits: Vec<(String, Vec<u8>)> = Vec::new();
+                        let mut expired: Vec<(String, Vec<u8>)> = Vec::new();
                         let mut removed = 0;
                         {
                             let map = self.read_map();
                             let current = map
                                 .iter()
-                                .filter(|(k, _)| !overlay.contains_key(*k))
-                                .chain(overlay.iter());
+                                .filter(|(k, _)| !newest.contains_key(k.as_str()))
+                                .chain(newest.iter().map(|(k, &i)| (k, &edits[i].1)));
                             for (aor, value) in current {
                                 // Undecodable values are left for an operator.
                                 let Ok(list) = decode_bindings(value) else {
@@ -328,13 +317,14 @@ impl LogWriter {
                                     } else {
                                         encode_bindings(&keep)
                                     };
-                                    edits.push((aor.clone(), value));
+                                    expired.push((aor.clone(), value));
                                 }
                             }
                         }
-                        for (aor, value) in edits {
+                        for (aor, value) in expired {
                             push_record(&mut buf, &aor, &value)?;
-                            overlay.insert(aor, value);
+                            newest.insert(aor.clone(), edits.len());
+                            edits.push((aor, value));
                         }
                         outcomes.push(Outcome::Purged(removed));
                     }
@@ -349,18 +339,19 @@ impl LogWriter {
             Ok(()) => {
                 {
                     let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-                    for (aor, value) in overlay {
-                        let added = (aor.len() + value.len()) as u64;
+                    for (aor, value) in edits {
+                        let aor_len = aor.len() as u64;
+                        let added = value.len() as u64;
                         let old = if value.is_empty() {
                             map.remove(&aor)
                         } else {
-                            map.insert(aor.clone(), value)
+                            map.insert(aor, value)
                         };
                         if let Some(old) = old {
-                            self.live -= (aor.len() + old.len()) as u64;
+                            self.live -= aor_len + old.len() as u64;
                         }
-                        if added > aor.len() as u64 {
-                            self.live += added;
+                        if added > 0 {
+                            self.live += aor_len + added;
                         }
                     }
                 }
@@ -608,7 +599,7 @@ mod tests {
     #[test]
     fn replay_applies_in_order_and_removes() {
         let log = records(&[("a", b"1"), ("b", b"2"), ("a", b"3"), ("b", b"")]);
-        let mut map = Map::new();
+        let mut map = Map::default();
         assert_eq!(replay(&log, &mut map), log.len());
         assert_eq!(map.len(), 1);
         assert_eq!(map["a"], b"3");
@@ -621,7 +612,7 @@ mod tests {
         log.extend_from_slice(&records(&[("c", b"33333")]));
         // Every cut inside the third record keeps exactly the first two.
         for cut in good.len()..log.len() {
-            let mut map = Map::new();
+            let mut map = Map::default();
             assert_eq!(replay(&log[..cut], &mut map), good.len(), "cut at {cut}");
             assert_eq!(map.len(), 2);
             assert!(!map.contains_key("c"));
@@ -636,18 +627,18 @@ mod tests {
         // A flipped bit in the second record's body: it and the third go.
         let mut bad = log.clone();
         bad[first.len() + RECORD_HEADER + 2] ^= 0x01;
-        let mut map = Map::new();
+        let mut map = Map::default();
         assert_eq!(replay(&bad, &mut map), first.len());
         assert_eq!(map.keys().collect::<Vec<_>>(), ["a"]);
         // An absurd length.
         let mut bad = log.clone();
         bad[first.len()..first.len() + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let mut map = Map::new();
+        let mut map = Map::default();
         assert_eq!(replay(&bad, &mut map), first.len());
         // Zeroes (a preallocated tail): a zero length is not a record.
         let mut zeros = first.clone();
         zeros.extend_from_slice(&[0; 64]);
-        assert_eq!(replay(&zeros, &mut Map::new()), first.len());
+        assert_eq!(replay(&zeros, &mut Map::default()), first.len());
     }
 
     #[test]
