@@ -5,10 +5,10 @@
 //!   the [`Change`]s to commit (RFC 3261 §10.3 steps 5 to 8, with Path of
 //!   RFC 3327, outbound of RFC 5626 §6, Service-Route of RFC 3608 and the
 //!   feature tags of RFC 3840 kept on each binding).
-//! * [`LocationStore`] is where bindings live: [`MemoryStore`] in memory,
-//!   [`RedbStore`] on disk, durable, with group commit, and [`LogStore`] in
-//!   memory written through to an append-only log, durable, with group
-//!   commit ([`DurableStore`] is either durable one).
+//! * [`LocationStore`] is where bindings live: [`MemoryStore`] in memory;
+//!   durable, with group commit: [`LogStore`] in memory written through to
+//!   an append-only log (the server's default), and [`RedbStore`] in a redb
+//!   database ([`DurableStore`] is either durable one).
 //! * [`register`] does the round trip: read, process, commit, answer (500 if
 //!   the commit fails, §10.3 step 7).
 //!
@@ -50,7 +50,8 @@ pub use binding::{
 };
 pub use durable::DurableStore;
 pub use log_store::{
-    LogOptions, LogStore, DEFAULT_COMPACT_MIN_BYTES, DEFAULT_COMPACT_RATIO, LOG_FILE,
+    LogOptions, LogStore, DEFAULT_COMPACT_MIN_BYTES, DEFAULT_COMPACT_RATIO, IMPORTED_DB_FILE,
+    LOG_FILE,
 };
 pub use memory::MemoryStore;
 pub use redb_store::{

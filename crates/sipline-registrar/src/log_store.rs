@@ -402,39 +402,56 @@ impl LogWriter {
     }
 
     fn compact(&mut self) -> Result<(), StoreError> {
-        let tmp = self.path.with_extension("log.tmp");
-        let result = (|| -> Result<(File, u64), StoreError> {
-            let mut buf = MAGIC.to_vec();
-            for (aor, value) in self.read_map().iter() {
-                push_record(&mut buf, aor, value)?;
-            }
-            let mut f = File::create(&tmp).map_err(backend)?;
-            f.write_all(&buf).map_err(backend)?;
-            f.sync_all().map_err(backend)?;
-            drop(f);
-            std::fs::rename(&tmp, &self.path).map_err(backend)?;
-            sync_dir(&self.dir).map_err(backend)?;
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(backend)?;
-            Ok((file, buf.len() as u64))
-        })();
-        match result {
-            Ok((file, len)) => {
-                self.file = file;
-                self.len = len;
-                self.compactions.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(e)
-            }
-        }
+        let written = {
+            let map = self.read_map();
+            let items = map.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+            write_log_file(&self.dir, &self.path, items)
+        };
+        let (file, len) = written?;
+        self.file = file;
+        self.len = len;
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
+
+/// Writes a whole log of `items` to a temporary file, syncs it, renames it
+/// over `path` and syncs the directory: a crash leaves either the old file
+/// or the new one, never part of it. Returns the new file, open for
+/// appending, and its length.
+fn write_log_file<'a>(
+    dir: &Path,
+    path: &Path,
+    items: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Result<(File, u64), StoreError> {
+    let tmp = path.with_extension("log.tmp");
+    let result = (|| -> Result<(File, u64), StoreError> {
+        let mut buf = MAGIC.to_vec();
+        for (aor, value) in items {
+            push_record(&mut buf, aor, value)?;
+        }
+        let mut f = File::create(&tmp).map_err(backend)?;
+        f.write_all(&buf).map_err(backend)?;
+        f.sync_all().map_err(backend)?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(backend)?;
+        sync_dir(dir).map_err(backend)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(backend)?;
+        Ok((file, buf.len() as u64))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// What the redb database of a data directory is renamed to once
+/// [`LogStore::open_importing_redb`] has copied it into the log.
+pub const IMPORTED_DB_FILE: &str = "bindings.redb.imported";
 
 impl LogStore {
     /// Opens (creating if needed) the store in `dir` with group commit.
@@ -487,6 +504,31 @@ impl LogStore {
             dropped_on_open,
             path,
         })
+    }
+
+    /// Opens the store in `dir` like [`LogStore::open`]; but when `dir`
+    /// has no log yet and holds a [`crate::RedbStore`] database
+    /// ([`crate::DB_FILE`], the default store of earlier versions), its
+    /// bindings are first copied into a new log (written whole and synced
+    /// before it takes the log's name), and the database is then renamed
+    /// [`IMPORTED_DB_FILE`]. A crash between the two leaves the new log in
+    /// use and the database where it was, unread. Returns the store and the
+    /// number of AORs imported.
+    pub fn open_importing_redb(dir: impl AsRef<Path>) -> Result<(Self, usize), StoreError> {
+        let dir = dir.as_ref();
+        let db = dir.join(crate::DB_FILE);
+        let log = dir.join(LOG_FILE);
+        let mut imported = 0;
+        if db.exists() && !log.exists() {
+            let items = crate::redb_store::read_all(&db)
+                .map_err(|e| StoreError::Backend(format!("importing {}: {e}", db.display())))?;
+            imported = items.len();
+            let refs = items.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+            write_log_file(dir, &log, refs)?;
+            std::fs::rename(&db, dir.join(IMPORTED_DB_FILE)).map_err(backend)?;
+            sync_dir(dir).map_err(backend)?;
+        }
+        Ok((Self::open(dir)?, imported))
     }
 
     /// The log file.

@@ -63,6 +63,24 @@ impl std::fmt::Debug for RedbStore {
     }
 }
 
+/// Every AOR and its encoded bindings in the redb database at `path`, read
+/// without starting a writer (for [`crate::LogStore::open_importing_redb`]).
+pub(crate) fn read_all(path: &Path) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let db = Database::open(path).map_err(backend)?;
+    let txn = db.begin_read().map_err(backend)?;
+    let table = match txn.open_table(BINDINGS) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(backend(e)),
+    };
+    let mut out = Vec::new();
+    for row in table.iter().map_err(backend)? {
+        let (k, v) = row.map_err(backend)?;
+        out.push((k.value().to_owned(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
 impl RedbStore {
     /// Opens (creating if needed) the store in `dir` with group commit.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {

@@ -586,3 +586,68 @@ fn log_compacts_and_reopens() {
     assert_eq!(after, before);
     assert!(len(&path) < 4096 + 1024);
 }
+
+/// A data directory of the earlier default store (redb) is taken over by
+/// the log on its first start: every AOR's bindings, expiry times included,
+/// and the database kept aside, not read again.
+#[test]
+fn log_imports_a_redb_database_once() {
+    let dir = TempDir::new("log-import");
+    let aors = [
+        "sip:a@example.com",
+        "sip:b@example.com",
+        "sip:c@example.com",
+    ];
+    let written: Vec<Vec<Binding>> = {
+        let s = RedbStore::open(&dir.0).unwrap();
+        aors.iter()
+            .enumerate()
+            .map(|(i, aor)| {
+                let mut changes = vec![Change::Put(binding(
+                    aor,
+                    "sip:x@h",
+                    1_900_000_000 + i as u64,
+                ))];
+                if i == 1 {
+                    changes.push(Change::Put(flow(aor, "sip:y@h", 2)));
+                }
+                s.apply(aor, &changes).unwrap()
+            })
+            .collect()
+    };
+    let (s, imported) = LogStore::open_importing_redb(&dir.0).unwrap();
+    assert_eq!(imported, 3);
+    for (aor, bindings) in aors.iter().zip(&written) {
+        assert_eq!(&s.get(aor).unwrap(), bindings, "{aor}");
+    }
+    assert_eq!(s.count().unwrap(), 4);
+    assert!(!dir.0.join(sipline_registrar::DB_FILE).exists());
+    assert!(dir.0.join(sipline_registrar::IMPORTED_DB_FILE).exists());
+    // Changes after the import are the log's; a second open imports nothing.
+    put(&s, aors[0], "sip:z@h");
+    drop(s);
+    let (s, imported) = LogStore::open_importing_redb(&dir.0).unwrap();
+    assert_eq!(imported, 0);
+    assert_eq!(s.get(aors[0]).unwrap().len(), 2);
+    assert_eq!(s.count().unwrap(), 5);
+    drop(s);
+    // A log already there wins over a database put back beside it.
+    std::fs::rename(
+        dir.0.join(sipline_registrar::IMPORTED_DB_FILE),
+        dir.0.join(sipline_registrar::DB_FILE),
+    )
+    .unwrap();
+    let (s, imported) = LogStore::open_importing_redb(&dir.0).unwrap();
+    assert_eq!(imported, 0);
+    assert_eq!(s.count().unwrap(), 5);
+}
+
+/// An empty directory: nothing to import, a new log.
+#[test]
+fn log_import_without_a_database_opens_a_new_log() {
+    let dir = TempDir::new("log-import-none");
+    let (s, imported) = LogStore::open_importing_redb(&dir.0).unwrap();
+    assert_eq!(imported, 0);
+    assert_eq!(s.count().unwrap(), 0);
+    assert!(s.path().exists());
+}
