@@ -8,8 +8,8 @@
 # difference divided by N2 - N1 leaves out start-up and shutdown. T1 is
 # 50 ms (timers.t1_ms), so that Timer J (64*T1) ends each transaction
 # within the run and its removal is counted too. STORE=memory keeps the
-# bindings in memory (registrar.store); the default is the durable one (redb),
-# whose figure at this low rate (nearly one commit per REGISTER) is not what
+# bindings in memory (registrar.store; STORE=redb the redb database); the
+# default is the durable one (the append-only log), whose figure at this low rate (nearly one commit per REGISTER) is not what
 # it costs under load, where commits are grouped. Needs valgrind and sipp.
 #
 #   bench/register-instructions.sh BIN [N1 N2 [RATE]] [-- serve args...]
@@ -27,7 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/register-common.sh"
 bench_workdir instr
 write_users "$OUT/users.csv"
-printf '[timers]\nt1_ms = 50\n[registrar]\nstore = "%s"\n' "${STORE:-redb}" > "$OUT/t1.toml"
+printf '[timers]\nt1_ms = 50\n[registrar]\nstore = "%s"\n' "${STORE:-log}" > "$OUT/t1.toml"
 count() {
     local n=$1 port; shift
     port=$(free_port)

@@ -274,25 +274,41 @@ Call-ID: fetch-carol\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
 /// waits for the first's commit on the AOR's thread), all answered 200
 /// before a `kill -9`; after a restart on the same data, a fetch of every
 /// AOR lists both bindings (RFC 3261 §10.3 step 7: committed before the
-/// 200), with the expiry they were given.
+/// 200), with the expiry they were given. The default store is the
+/// append-only log: the bindings are in `bindings.log`.
 #[test]
 fn every_acknowledged_binding_survives_kill_9_with_threads() {
-    acknowledged_bindings_survive_kill_9("registrar-durable", None);
+    acknowledged_bindings_survive_kill_9("registrar-durable", None, None);
 }
 
-/// The same with `[registrar] store = "log"` (the append-only log store):
-/// every acknowledged binding survives `kill -9` and the restart, and the
-/// bindings are in `bindings.log`, not a redb database.
+/// The same with `[registrar] store = "redb"`: the bindings are in a redb
+/// database and survive `kill -9` and a restart on it.
 #[test]
-fn every_acknowledged_binding_survives_kill_9_with_the_log_store() {
-    acknowledged_bindings_survive_kill_9("registrar-durable-log", Some("log"));
+fn every_acknowledged_binding_survives_kill_9_with_the_redb_store() {
+    acknowledged_bindings_survive_kill_9("registrar-durable-redb", Some("redb"), Some("redb"));
 }
 
-fn acknowledged_bindings_survive_kill_9(tag: &str, store: Option<&str>) {
-    let config = store
-        .map(|s| format!("[registrar]\nstore = \"{s}\"\n"))
-        .unwrap_or_default();
-    let options = ServeOptions::new(tag).config(config.clone());
+/// An upgrade: bindings written by the redb store (the default of earlier
+/// versions), then `kill -9`, then a start with the default store: the log
+/// takes the database over and every binding is still there.
+#[test]
+fn a_redb_data_directory_is_imported_by_the_default_store() {
+    acknowledged_bindings_survive_kill_9("registrar-durable-import", Some("redb"), None);
+}
+
+/// Registers with `store`, `kill -9`, restarts with `restart_store` (each
+/// `None` for the default) and fetches every binding.
+fn acknowledged_bindings_survive_kill_9(
+    tag: &str,
+    store: Option<&str>,
+    restart_store: Option<&str>,
+) {
+    let config_of = |store: Option<&str>| {
+        store
+            .map(|s| format!("[registrar]\nstore = \"{s}\"\n"))
+            .unwrap_or_default()
+    };
+    let options = ServeOptions::new(tag).config(config_of(store));
     let server = options.udp().args(["--threads", "3"]).start();
     let port = server.port();
     let register = |user: &str, n: u32, contact: Option<&str>| -> UdpSocket {
@@ -322,12 +338,12 @@ Call-ID: durable{n}-{user}\r\nCSeq: 1 REGISTER\r\n{contact}Content-Length: 0\r\n
         assert_eq!(status(&r), 200, "{r}");
     }
     let dir = server.stop(); // kill -9 right after the last 200
-    let options = ServeOptions::in_dir(dir).config(config);
+    let options = ServeOptions::in_dir(dir).config(config_of(restart_store));
     let data = options.data_dir();
-    let file = if store == Some("log") {
-        "bindings.log"
-    } else {
+    let file = if store == Some("redb") {
         "bindings.redb"
+    } else {
+        "bindings.log"
     };
     assert!(data.join(file).exists(), "{file} in {}", data.display());
     let server = options
@@ -338,7 +354,7 @@ Call-ID: durable{n}-{user}\r\nCSeq: 1 REGISTER\r\n{contact}Content-Length: 0\r\n
             "3".to_string(),
             "--data-dir".to_string(),
         ])
-        .args([data])
+        .args([&data])
         .start();
     assert_eq!(server.port(), port);
     for user in &users {
@@ -359,5 +375,10 @@ Call-ID: durable{n}-{user}\r\nCSeq: 1 REGISTER\r\n{contact}Content-Length: 0\r\n
             all.contains("expires=5") || all.contains("expires=6"),
             "{all}"
         );
+    }
+    if store == Some("redb") && restart_store.is_none() {
+        assert!(data.join("bindings.log").exists());
+        assert!(data.join("bindings.redb.imported").exists());
+        assert!(!data.join("bindings.redb").exists());
     }
 }

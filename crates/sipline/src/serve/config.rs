@@ -128,10 +128,13 @@ pub(crate) const MAX_THREADS: usize = 16;
 /// `registrar.store`: where the bindings are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StoreKind {
-    /// `"redb"` (the default): durable, in a redb database in `data_dir`.
-    Redb,
-    /// `"log"`: durable, in memory and in an append-only log in `data_dir`.
+    /// `"log"` (the default): durable, in memory and in an append-only log
+    /// in `data_dir`.
     Log,
+    /// `"redb"`: durable, in a redb database in `data_dir` (the default
+    /// before the log; a log store takes such a database over on its first
+    /// start).
+    Redb,
     /// `"memory"`: in memory only (lost on restart, 200 without waiting for
     /// a disk commit).
     Memory,
@@ -599,15 +602,15 @@ impl Config {
             service_route.push(format!("<{uri}>"));
         }
         let store = match reg.store.as_deref() {
-            None | Some("redb") => StoreKind::Redb,
-            Some("log") => StoreKind::Log,
+            None | Some("log") => StoreKind::Log,
+            Some("redb") => StoreKind::Redb,
             Some("memory") => StoreKind::Memory,
             Some(other) => {
                 return Err(err(
                     "registrar.store",
                     format!(
-                        "{other:?}: expected \"redb\" (durable, the default), \"log\" \
-                         (durable, an append-only log) or \"memory\""
+                        "{other:?}: expected \"log\" (durable, an append-only log, the \
+                         default), \"redb\" (durable, a database) or \"memory\""
                     ),
                 ))
             }
@@ -692,7 +695,7 @@ mod tests {
         assert_eq!(c.listen[0].addr, "127.0.0.1:5060".parse().unwrap());
         assert_eq!(c.mode, Mode::Proxy);
         assert!(c.users.is_empty());
-        assert_eq!(c.store, StoreKind::Redb);
+        assert_eq!(c.store, StoreKind::Log);
     }
 
     #[test]

@@ -246,8 +246,28 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
         std::fs::create_dir_all(&cfg.data_dir)
             .map_err(|e| format!("data directory {}: {e}", cfg.data_dir.display()))?;
         let opened = match cfg.store {
-            StoreKind::Log => LogStore::open(&cfg.data_dir).map(DurableStore::from),
-            _ => RedbStore::open(&cfg.data_dir).map(DurableStore::from),
+            StoreKind::Log => LogStore::open_importing_redb(&cfg.data_dir).map(|(s, n)| {
+                if n > 0 {
+                    info!(
+                        "imported the bindings of {n} addresses of record from {} into {} \
+                         (the database is kept as {})",
+                        sipline_registrar::DB_FILE,
+                        sipline_registrar::LOG_FILE,
+                        sipline_registrar::IMPORTED_DB_FILE
+                    );
+                }
+                DurableStore::from(s)
+            }),
+            _ => {
+                if cfg.data_dir.join(sipline_registrar::LOG_FILE).exists() {
+                    warn!(
+                        "{} in {} is not read with registrar.store = \"redb\"",
+                        sipline_registrar::LOG_FILE,
+                        cfg.data_dir.display()
+                    );
+                }
+                RedbStore::open(&cfg.data_dir).map(DurableStore::from)
+            }
         };
         Some(Arc::new(opened.map_err(|e| {
             format!("location store in {}: {e}", cfg.data_dir.display())
