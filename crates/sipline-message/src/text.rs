@@ -21,21 +21,24 @@ impl Short {
     }
 
     fn push_u16(&mut self, n: u16) {
-        let mut digits = [0u8; 5];
-        let mut i = digits.len();
+        // Written in place from the last digit back: a loop that copied the
+        // digits from a scratch array was compiled to a `memmove` call,
+        // 1.2% of the server's samples at 20,000 REGISTER/s (`text::ipv4`
+        // of every received Via).
+        let width = match n {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        let end = self.len + width;
         let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
+        for d in self.buf[self.len..end].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
             n /= 10;
-            if n == 0 {
-                break;
-            }
         }
-        for &d in &digits[i..] {
-            self.buf[self.len] = d;
-            self.len += 1;
-        }
+        self.len = end;
     }
 
     /// The text.
@@ -106,8 +109,13 @@ mod tests {
             let ip: Ipv4Addr = a.parse().unwrap();
             assert_eq!(ipv4(ip).as_str(), ip.to_string());
         }
-        for n in [0u16, 7, 10, 99, 100, 5060, 65535] {
+        // every u16, so every width and every digit boundary
+        for n in 0..=u16::MAX {
             assert_eq!(port(n).as_str(), n.to_string());
+        }
+        for o in 0..=u8::MAX {
+            let ip = Ipv4Addr::new(o, 255 - o, o / 3, 9);
+            assert_eq!(ipv4(ip).as_str(), ip.to_string());
         }
         for a in [
             "192.0.2.1:5060",
