@@ -30,7 +30,11 @@
 //! [`LogOptions::compact_min_bytes`] and [`LogOptions::compact_ratio`] times
 //! the live data (AOR and value bytes), the writer writes every live AOR to
 //! `bindings.log.tmp`, syncs it, renames it over `bindings.log`, syncs the
-//! directory and goes on appending to the new file.
+//! directory and goes on appending to the new file. The writer does this
+//! between batches, so the acknowledgements queued meanwhile wait for it:
+//! about 1 µs per live AOR on the 2-vCPU bench machine (`examples/
+//! log_compaction.rs`: worst acknowledgement 95 ms with 100,000 AORs, 356 ms
+//! with 400,000), well inside a UDP client's first retransmission (T1).
 //!
 //! # Failures
 //!
