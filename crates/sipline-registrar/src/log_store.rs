@@ -143,31 +143,34 @@ fn push_record(out: &mut Vec<u8>, aor: &str, value: &[u8]) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Replays the records of a log's contents (after the header) into `map`;
+/// Replays the records of a log's contents (after the header), read from
+/// `r` record by record (a large log is never all in memory), into `map`;
 /// returns how many bytes are valid records: the rest is a torn or corrupt
-/// tail.
-pub(crate) fn replay(records: &[u8], map: &mut Map) -> usize {
-    let mut pos = 0;
+/// tail. An I/O error is returned as such, not taken for the end of the
+/// valid records (which would cut good records off).
+pub(crate) fn replay(mut r: impl Read, map: &mut Map) -> std::io::Result<u64> {
+    let mut valid = 0u64;
+    let mut header = [0u8; RECORD_HEADER];
+    let mut body = Vec::new();
     loop {
-        let rest = &records[pos..];
-        if rest.len() < RECORD_HEADER {
-            return pos;
+        if !read_full(&mut r, &mut header)? {
+            return Ok(valid);
         }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if !(2..=MAX_RECORD).contains(&len) || rest.len() - RECORD_HEADER < len {
-            return pos;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if !(2..=MAX_RECORD).contains(&len) {
+            return Ok(valid);
         }
-        let body = &rest[RECORD_HEADER..RECORD_HEADER + len];
-        if crc32(body) != crc {
-            return pos;
+        body.resize(len, 0);
+        if !read_full(&mut r, &mut body)? || crc32(&body) != crc {
+            return Ok(valid);
         }
         let aor_len = usize::from(u16::from_le_bytes([body[0], body[1]]));
         if 2 + aor_len > body.len() {
-            return pos;
+            return Ok(valid);
         }
         let Ok(aor) = std::str::from_utf8(&body[2..2 + aor_len]) else {
-            return pos;
+            return Ok(valid);
         };
         let value = &body[2 + aor_len..];
         if value.is_empty() {
@@ -175,7 +178,16 @@ pub(crate) fn replay(records: &[u8], map: &mut Map) -> usize {
         } else {
             map.insert(aor.to_owned(), value.to_vec());
         }
-        pos += RECORD_HEADER + len;
+        valid += (RECORD_HEADER + len) as u64;
+    }
+}
+
+/// Fills `buf` from `r`: false if the input ends first.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    match r.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -196,27 +208,34 @@ fn open_log(dir: &Path, path: &Path) -> Result<(File, Map, u64), StoreError> {
         .create(true)
         .open(path)
         .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(backend)?;
+    let file_len = file.metadata().map_err(backend)?.len();
+    let mut head = Vec::with_capacity(MAGIC.len());
+    (&file)
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut head)
+        .map_err(backend)?;
     let mut map = Map::default();
-    if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
+    if head.len() < MAGIC.len() && MAGIC.starts_with(&head) {
         // New (or its creation was cut short): write the header.
         file.set_len(0).map_err(backend)?;
         file.write_all(MAGIC).map_err(backend)?;
         file.sync_all().map_err(backend)?;
         sync_dir(dir).map_err(backend)?;
-        return Ok((file, map, bytes.len() as u64));
+        return Ok((file, map, head.len() as u64));
     }
-    if !bytes.starts_with(MAGIC) {
+    if head != MAGIC {
         return Err(StoreError::Backend(format!(
             "{} is not a sipline binding log (no SIPLOG01 header)",
             path.display()
         )));
     }
-    let valid = MAGIC.len() + replay(&bytes[MAGIC.len()..], &mut map);
-    let dropped = (bytes.len() - valid) as u64;
+    let records = std::io::BufReader::with_capacity(1 << 20, &file);
+    let valid = MAGIC.len() as u64
+        + replay(records, &mut map)
+            .map_err(|e| StoreError::Backend(format!("reading {}: {e}", path.display())))?;
+    let dropped = file_len - valid;
     if dropped > 0 {
-        file.set_len(valid as u64).map_err(backend)?;
+        file.set_len(valid).map_err(backend)?;
         file.sync_all().map_err(backend)?;
     }
     Ok((file, map, dropped))
@@ -646,7 +665,7 @@ mod tests {
     fn replay_applies_in_order_and_removes() {
         let log = records(&[("a", b"1"), ("b", b"2"), ("a", b"3"), ("b", b"")]);
         let mut map = Map::default();
-        assert_eq!(replay(&log, &mut map), log.len());
+        assert_eq!(replay(&log[..], &mut map).unwrap(), log.len() as u64);
         assert_eq!(map.len(), 1);
         assert_eq!(map["a"], b"3");
     }
@@ -659,7 +678,11 @@ mod tests {
         // Every cut inside the third record keeps exactly the first two.
         for cut in good.len()..log.len() {
             let mut map = Map::default();
-            assert_eq!(replay(&log[..cut], &mut map), good.len(), "cut at {cut}");
+            assert_eq!(
+                replay(&log[..cut], &mut map).unwrap(),
+                good.len() as u64,
+                "cut at {cut}"
+            );
             assert_eq!(map.len(), 2);
             assert!(!map.contains_key("c"));
         }
@@ -674,17 +697,44 @@ mod tests {
         let mut bad = log.clone();
         bad[first.len() + RECORD_HEADER + 2] ^= 0x01;
         let mut map = Map::default();
-        assert_eq!(replay(&bad, &mut map), first.len());
+        assert_eq!(replay(&bad[..], &mut map).unwrap(), first.len() as u64);
         assert_eq!(map.keys().collect::<Vec<_>>(), ["a"]);
         // An absurd length.
         let mut bad = log.clone();
         bad[first.len()..first.len() + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut map = Map::default();
-        assert_eq!(replay(&bad, &mut map), first.len());
+        assert_eq!(replay(&bad[..], &mut map).unwrap(), first.len() as u64);
         // Zeroes (a preallocated tail): a zero length is not a record.
         let mut zeros = first.clone();
         zeros.extend_from_slice(&[0; 64]);
-        assert_eq!(replay(&zeros, &mut Map::default()), first.len());
+        assert_eq!(
+            replay(&zeros[..], &mut Map::default()).unwrap(),
+            first.len() as u64
+        );
+    }
+
+    /// A read that fails is an error, not the end of the valid records:
+    /// taking it for a torn tail would cut good records off the file.
+    #[test]
+    fn replay_passes_read_errors_on() {
+        struct Failing<'a>(&'a [u8]);
+        impl Read for Failing<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(std::io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let log = records(&[("a", b"1"), ("b", b"2")]);
+        let mut map = Map::default();
+        let e = replay(Failing(&log), &mut map).unwrap_err();
+        assert_eq!(e.to_string(), "disk gone");
+        // The records read before the failure were applied.
+        assert_eq!(map.len(), 2);
     }
 
     #[test]
