@@ -105,6 +105,39 @@ pub struct LogStore {
     compactions: Arc<AtomicU64>,
     dropped_on_open: u64,
     path: PathBuf,
+    /// [`LOCK_FILE`], locked for as long as the store is open; dropped
+    /// last, after the writer thread has finished.
+    _lock: File,
+}
+
+/// The file in the data directory that a [`LogStore`] holds an exclusive
+/// lock on (`flock`) while it is open: two processes appending to one log
+/// would interleave their records, and the next start would cut the log
+/// at the first record that fails its CRC. Not the log itself, which
+/// compaction replaces.
+pub const LOCK_FILE: &str = "bindings.log.lock";
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
+            "{} is in use by another process (or another store in this one): {} is locked",
+            dir.display(),
+            LOCK_FILE
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Backend(format!(
+            "locking {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 impl std::fmt::Debug for LogStore {
@@ -500,6 +533,12 @@ impl LogStore {
     ) -> Result<Self, StoreError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(backend)?;
+        let lock = lock_dir(dir)?;
+        Self::open_locked(dir, options, lock)
+    }
+
+    /// Opens the store in `dir`, whose lock the caller holds.
+    fn open_locked(dir: &Path, options: LogOptions, lock: File) -> Result<Self, StoreError> {
         let path = dir.join(LOG_FILE);
         let (file, map, dropped_on_open) = open_log(dir, &path)?;
         let len = file.metadata().map_err(backend)?.len();
@@ -526,6 +565,7 @@ impl LogStore {
             compactions,
             dropped_on_open,
             path,
+            _lock: lock,
         })
     }
 
@@ -539,6 +579,9 @@ impl LogStore {
     /// number of AORs imported.
     pub fn open_importing_redb(dir: impl AsRef<Path>) -> Result<(Self, usize), StoreError> {
         let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(backend)?;
+        // Before the import: another process may be serving this directory.
+        let lock = lock_dir(dir)?;
         let db = dir.join(crate::DB_FILE);
         let log = dir.join(LOG_FILE);
         let mut imported = 0;
@@ -551,7 +594,10 @@ impl LogStore {
             std::fs::rename(&db, dir.join(IMPORTED_DB_FILE)).map_err(backend)?;
             sync_dir(dir).map_err(backend)?;
         }
-        Ok((Self::open(dir)?, imported))
+        Ok((
+            Self::open_locked(dir, LogOptions::default(), lock)?,
+            imported,
+        ))
     }
 
     /// The log file.

@@ -651,3 +651,24 @@ fn log_import_without_a_database_opens_a_new_log() {
     assert_eq!(s.count().unwrap(), 0);
     assert!(s.path().exists());
 }
+
+/// One log store per data directory: a second open (another process, or
+/// another store in this one) is refused while the first is open, with an
+/// error that says so, and works once it is closed. Importing takes the
+/// lock too.
+#[test]
+fn log_data_directory_is_locked_while_open() {
+    let dir = TempDir::new("log-lock");
+    let first = LogStore::open(&dir.0).unwrap();
+    put(&first, "sip:a@example.com", "sip:a@h");
+    let e = LogStore::open(&dir.0).unwrap_err().to_string();
+    assert!(e.contains("in use"), "{e}");
+    assert!(e.contains(sipline_registrar::LOCK_FILE), "{e}");
+    let e = LogStore::open_importing_redb(&dir.0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("in use"), "{e}");
+    drop(first);
+    let second = LogStore::open(&dir.0).unwrap();
+    assert_eq!(second.count().unwrap(), 1);
+}

@@ -382,3 +382,42 @@ Call-ID: durable{n}-{user}\r\nCSeq: 1 REGISTER\r\n{contact}Content-Length: 0\r\n
         assert!(!data.join("bindings.redb").exists());
     }
 }
+
+/// A second `sipline serve` on the data directory of a running one is
+/// refused at start with a message that says why (two processes appending
+/// to one log would corrupt it); the first keeps serving.
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let options = ServeOptions::new("registrar-locked");
+    let data = options.data_dir();
+    let server = options.udp().start();
+    let mut second = support::bin()
+        .args(["serve", "--listen", "udp:127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second server started on a data directory in use");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!exit.success(), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr}");
+    let ok = support::register(
+        server.port(),
+        "dave",
+        &["<sip:dave@127.0.0.1:40010>".to_string()],
+    );
+    assert_eq!(status(&ok), 200, "{ok}");
+}
