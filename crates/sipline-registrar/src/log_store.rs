@@ -458,49 +458,61 @@ impl LogWriter {
     }
 
     fn compact(&mut self) -> Result<(), StoreError> {
+        let tmp = self.path.with_extension("log.tmp");
         let written = {
             let map = self.read_map();
             let items = map.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
-            write_log_file(&self.dir, &self.path, items)
+            write_new_log(&tmp, items)
         };
         let (file, len) = written?;
+        if let Err(e) = std::fs::rename(&tmp, &self.path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(backend(e));
+        }
+        // Renamed: the new file is the log now, whatever happens next (the
+        // old one is unlinked; appending to it would lose the records).
         self.file = file;
         self.len = len;
         self.compactions.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = sync_dir(&self.dir) {
+            // A crash could bring the old name back, without what is
+            // appended from here on: acknowledge nothing more.
+            self.broken = Some(format!("syncing the directory after compaction: {e}"));
+        }
         Ok(())
     }
 }
 
-/// Writes a whole log of `items` to a temporary file, syncs it, renames it
-/// over `path` and syncs the directory: a crash leaves either the old file
-/// or the new one, never part of it. Returns the new file, open for
-/// appending, and its length.
-fn write_log_file<'a>(
-    dir: &Path,
-    path: &Path,
+/// Writes a whole log of `items` to `tmp` (a new file) and syncs it; the
+/// caller renames it over the log, so that a crash leaves either the old
+/// log or the new one, never part of it. Returns the file, open for
+/// appending (after the rename it is the log), and its length.
+fn write_new_log<'a>(
+    tmp: &Path,
     items: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> Result<(File, u64), StoreError> {
-    let tmp = path.with_extension("log.tmp");
     let result = (|| -> Result<(File, u64), StoreError> {
         let mut buf = MAGIC.to_vec();
         for (aor, value) in items {
             push_record(&mut buf, aor, value)?;
         }
-        let mut f = File::create(&tmp).map_err(backend)?;
-        f.write_all(&buf).map_err(backend)?;
-        f.sync_all().map_err(backend)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(backend)?;
-        sync_dir(dir).map_err(backend)?;
-        let file = OpenOptions::new()
+        // A tmp file left by a crash is stale.
+        match std::fs::remove_file(tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(backend(e)),
+            _ => {}
+        }
+        let mut f = OpenOptions::new()
             .read(true)
             .append(true)
-            .open(path)
+            .create_new(true)
+            .open(tmp)
             .map_err(backend)?;
-        Ok((file, buf.len() as u64))
+        f.write_all(&buf).map_err(backend)?;
+        f.sync_all().map_err(backend)?;
+        Ok((f, buf.len() as u64))
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
 }
@@ -590,7 +602,13 @@ impl LogStore {
                 .map_err(|e| StoreError::Backend(format!("importing {}: {e}", db.display())))?;
             imported = items.len();
             let refs = items.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
-            write_log_file(dir, &log, refs)?;
+            let tmp = log.with_extension("log.tmp");
+            write_new_log(&tmp, refs)?;
+            if let Err(e) = std::fs::rename(&tmp, &log) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(backend(e));
+            }
+            sync_dir(dir).map_err(backend)?;
             std::fs::rename(&db, dir.join(IMPORTED_DB_FILE)).map_err(backend)?;
             sync_dir(dir).map_err(backend)?;
         }
