@@ -421,3 +421,51 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     );
     assert_eq!(status(&ok), 200, "{ok}");
 }
+
+/// A log whose end was torn by a crash (here: half a record appended after
+/// a `kill -9`) is cut back at start, and the server says so: how many
+/// bytes, of which file. The acknowledged binding before it is kept.
+#[test]
+fn a_torn_log_tail_is_cut_and_reported() {
+    let server = ServeOptions::new("registrar-torn").udp().start();
+    let ok = support::register(
+        server.port(),
+        "erin",
+        &["<sip:erin@127.0.0.1:40011>".to_string()],
+    );
+    assert_eq!(status(&ok), 200, "{ok}");
+    let port = server.port();
+    let dir = server.stop(); // kill -9
+    let options = ServeOptions::in_dir(dir);
+    let data = options.data_dir();
+    let log = data.join("bindings.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let kept = bytes.len();
+    // a record header promising 200 bytes, and only 5 of them
+    bytes.extend_from_slice(&200u32.to_le_bytes());
+    bytes.extend_from_slice(&[0, 0, 0, 0, 1, 2, 3, 4, 5]);
+    std::fs::write(&log, &bytes).unwrap();
+    // the same port: the AOR (To) names it
+    let server = options
+        .args(["--listen".to_string(), format!("udp:127.0.0.1:{port}")])
+        .args(["--data-dir".as_ref(), data.as_os_str()])
+        .log_to_file()
+        .start();
+    let fetched = support::register(port, "erin", &[]);
+    assert_eq!(status(&fetched), 200, "{fetched}");
+    assert!(
+        fetched
+            .headers()
+            .get(StdHeader::Contact)
+            .is_some_and(|c| c.contains("40011")),
+        "{fetched}"
+    );
+    // the torn record is gone; what was appended after it is the fetch's
+    // (none: a fetch changes nothing)
+    assert_eq!(std::fs::metadata(&log).unwrap().len() as usize, kept);
+    let text = server.log();
+    assert!(
+        text.contains("cut 13 bytes off the end of") && text.contains("bindings.log"),
+        "{text}"
+    );
+}

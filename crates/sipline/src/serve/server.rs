@@ -247,6 +247,16 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             .map_err(|e| format!("data directory {}: {e}", cfg.data_dir.display()))?;
         let opened = match cfg.store {
             StoreKind::Log => LogStore::open_importing_redb(&cfg.data_dir).map(|(s, n)| {
+                if s.dropped_on_open() > 0 {
+                    // Not silent: a crash tears only records never
+                    // acknowledged, but a corrupt record loses what follows.
+                    warn!(
+                        "cut {} bytes off the end of {}: a record there was torn or corrupt \
+                         (a crash tears only changes never acknowledged)",
+                        s.dropped_on_open(),
+                        s.path().display()
+                    );
+                }
                 if n > 0 {
                     info!(
                         "imported the bindings of {n} addresses of record from {} into {} \
