@@ -22,9 +22,10 @@ impl Short {
 
     fn push_u16(&mut self, n: u16) {
         // Written in place from the last digit back: a loop that copied the
-        // digits from a scratch array was compiled to a `memmove` call,
-        // 1.2% of the server's samples at 20,000 REGISTER/s (`text::ipv4`
-        // of every received Via).
+        // digits from a scratch array was compiled to a libc `memmove` call
+        // per number (24 per REGISTER through `sipline serve`, `text::ipv4`
+        // of every received Via: 72,004 calls in 3,000 REGISTERs under
+        // callgrind, `bench/register-instructions.sh`).
         let width = match n {
             0..=9 => 1,
             10..=99 => 2,
