@@ -50,8 +50,8 @@ pub use binding::{
 };
 pub use durable::DurableStore;
 pub use log_store::{
-    LogOptions, LogStore, DEFAULT_COMPACT_MIN_BYTES, DEFAULT_COMPACT_RATIO, IMPORTED_DB_FILE,
-    LOCK_FILE, LOG_FILE,
+    LogOptions, LogStore, DEFAULT_COMPACT_MIN_BYTES, DEFAULT_COMPACT_RATIO,
+    DEFAULT_COMPACT_STEP_BYTES, IMPORTED_DB_FILE, LOCK_FILE, LOG_FILE,
 };
 pub use memory::MemoryStore;
 pub use redb_store::{

@@ -101,7 +101,8 @@ impl RedbStore {
         let writer = {
             let db = Arc::clone(&db);
             Writer::spawn("registrar-redb-writer", mode, move |batch, counters| {
-                commit_batch(&db, batch, counters)
+                commit_batch(&db, batch, counters);
+                false
             })?
         };
         Ok(Self { db, writer, path })

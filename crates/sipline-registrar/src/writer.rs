@@ -187,11 +187,13 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the thread: it groups jobs per `mode` and hands every batch to
     /// `commit`, which must make it durable and then reply to every job
-    /// ([`reply_committed`] or [`reply_failed`]).
+    /// ([`reply_committed`] or [`reply_failed`]). `commit` returns whether
+    /// it has work of its own left (a compaction in steps): then, whenever
+    /// no job is queued, it is called again with an empty batch.
     pub(crate) fn spawn(
         name: &str,
         mode: CommitMode,
-        mut commit: impl FnMut(Vec<Job>, &Counters) + Send + 'static,
+        mut commit: impl FnMut(Vec<Job>, &Counters) -> bool + Send + 'static,
     ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
@@ -293,10 +295,31 @@ impl Drop for Writer {
 
 /// Takes the first pending job, then (group commit) sleeps the window when
 /// the previous batch held more than one job, then everything queued, up to
-/// `max_batch`.
-fn batch_loop(rx: &mpsc::Receiver<Job>, mode: CommitMode, mut commit: impl FnMut(Vec<Job>)) {
+/// `max_batch`. While `commit` says it has work left, an empty queue gets
+/// it an empty batch instead of a wait.
+fn batch_loop(
+    rx: &mpsc::Receiver<Job>,
+    mode: CommitMode,
+    mut commit: impl FnMut(Vec<Job>) -> bool,
+) {
     let mut last_batch = 0;
-    while let Ok(first) = rx.recv() {
+    let mut busy = false;
+    loop {
+        let first = if busy {
+            match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::TryRecvError::Empty) => {
+                    busy = commit(Vec::new());
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
         let mut batch = vec![first];
         if let CommitMode::Group { max_batch, window } = mode {
             if last_batch > 1 && !window.is_zero() {
@@ -310,6 +333,6 @@ fn batch_loop(rx: &mpsc::Receiver<Job>, mode: CommitMode, mut commit: impl FnMut
             }
         }
         last_batch = batch.len();
-        commit(batch);
+        busy = commit(batch);
     }
 }

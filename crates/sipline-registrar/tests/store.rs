@@ -535,14 +535,15 @@ fn log_refuses_a_file_that_is_not_a_log() {
 }
 
 /// With tiny thresholds, rewriting the same AORs again and again makes the
-/// writer compact: the file shrinks, appends go on, and a reopen sees the
-/// same data.
+/// writer compact (in steps of a record or two): the file shrinks, appends
+/// go on, and a reopen sees the same data.
 #[test]
 fn log_compacts_and_reopens() {
     let dir = TempDir::new("log-compact");
     let options = LogOptions {
         compact_min_bytes: 4096,
         compact_ratio: 4,
+        compact_step_bytes: 200,
         ..LogOptions::default()
     };
     let (before, path, max_len) = {
@@ -585,6 +586,55 @@ fn log_compacts_and_reopens() {
     }
     assert_eq!(after, before);
     assert!(len(&path) < 4096 + 1024);
+}
+
+/// A compaction goes on step by step while no change comes in: it ends,
+/// and the file shrinks, without another job to drive it.
+#[test]
+fn log_finishes_a_compaction_while_idle() {
+    let dir = TempDir::new("log-idle-compact");
+    let options = LogOptions {
+        compact_min_bytes: 8192,
+        compact_ratio: 2,
+        compact_step_bytes: 64,
+        ..LogOptions::default()
+    };
+    let s = LogStore::open_with_options(&dir.0, options).unwrap();
+    let tmp = dir.0.join("bindings.log.tmp");
+    let mut round = 0;
+    // Rewrite 40 AORs until a compaction is seen under way (each step
+    // copies one record, so it takes ~40 steps).
+    while !tmp.exists() {
+        for i in 0..40 {
+            let aor = format!("sip:u{i}@example.com");
+            let contact = format!("sip:r{round}@h");
+            s.apply(
+                &aor,
+                &[
+                    Change::RemoveAll,
+                    Change::Put(binding(&aor, &contact, 1_900_000_000)),
+                ],
+            )
+            .unwrap();
+            if tmp.exists() {
+                break;
+            }
+        }
+        round += 1;
+        assert!(round < 1000, "no compaction started");
+    }
+    let (before, size) = (s.compactions(), len(s.path()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.compactions() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the compaction did not end while idle"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!tmp.exists());
+    assert!(len(s.path()) < size, "{} < {size}", len(s.path()));
+    assert_eq!(s.aors().unwrap().len(), 40);
 }
 
 /// A data directory of the earlier default store (redb) is taken over by
