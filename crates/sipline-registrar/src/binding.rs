@@ -309,6 +309,65 @@ pub fn decode_bindings(mut input: &[u8]) -> Result<Vec<Binding>, DecodeError> {
     }
 }
 
+/// The earliest `expires_at` of the bindings in a value that
+/// [`encode_bindings`] wrote (`None`: no bindings), read without decoding
+/// them: no allocation, every other field skipped. A purge reads this for
+/// every AOR, and decodes only those with something expired.
+pub fn earliest_expiry(mut input: &[u8]) -> Result<Option<u64>, DecodeError> {
+    let input = &mut input;
+    if get_u8(input)? != VERSION {
+        return Err(DecodeError);
+    }
+    let mut earliest: Option<u64> = None;
+    for _ in 0..get_u32(input)? {
+        // The fields in Binding::encode's order.
+        skip_str(input)?; // aor
+        skip_str(input)?; // contact_uri
+        for _ in 0..get_u32(input)? {
+            skip_str(input)?; // name
+            skip_opt_str(input)?; // value
+        }
+        if get_u8(input)? == 1 {
+            take::<4>(input)?; // q
+        }
+        let expires_at = get_u64(input)?;
+        earliest = Some(earliest.map_or(expires_at, |e| e.min(expires_at)));
+        skip_str(input)?; // call_id
+        get_u32(input)?; // cseq
+        for _ in 0..get_u32(input)? {
+            skip_str(input)?; // path
+        }
+        skip_opt_str(input)?; // instance
+        if get_u8(input)? == 1 {
+            get_u32(input)?; // reg_id
+        }
+        if get_u8(input)? == 1 {
+            skip_str(input)?; // source: transport
+            skip_str(input)?; // remote
+            skip_opt_str(input)?; // local
+            skip_opt_str(input)?; // connection
+        }
+        skip_opt_str(input)?; // user_agent
+        get_u64(input)?; // updated_at
+    }
+    if input.is_empty() {
+        Ok(earliest)
+    } else {
+        Err(DecodeError)
+    }
+}
+
+/// Whether a value that [`encode_bindings`] wrote may hold a binding
+/// expired at `now` (see [`Binding::is_expired`]): what a purge decodes.
+/// An invalid value says yes, for the decoder to refuse.
+pub(crate) fn may_have_expired(value: &[u8], now: u64) -> bool {
+    match earliest_expiry(value) {
+        Ok(Some(earliest)) => now >= earliest,
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
 /// Applies `changes` in order to one AOR's bindings: what every store does
 /// with an apply (shared by the stores, and usable by a caller keeping the
 /// bindings itself).
@@ -379,6 +438,20 @@ fn get_str(input: &mut &[u8]) -> Result<String, DecodeError> {
     String::from_utf8(s.to_vec()).map_err(|_| DecodeError)
 }
 
+fn skip_str(input: &mut &[u8]) -> Result<(), DecodeError> {
+    let n = get_u32(input)? as usize;
+    *input = input.get(n..).ok_or(DecodeError)?;
+    Ok(())
+}
+
+fn skip_opt_str(input: &mut &[u8]) -> Result<(), DecodeError> {
+    match get_u8(input)? {
+        0 => Ok(()),
+        1 => skip_str(input),
+        _ => Err(DecodeError),
+    }
+}
+
 fn get_opt_str(input: &mut &[u8]) -> Result<Option<String>, DecodeError> {
     match get_u8(input)? {
         0 => Ok(None),
@@ -390,6 +463,57 @@ fn get_opt_str(input: &mut &[u8]) -> Result<Option<String>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `earliest_expiry` walks the encoding as `decode_bindings` does:
+    /// the same minimum for lists with every optional field set and
+    /// unset, and an error for every cut-short value.
+    #[test]
+    fn earliest_expiry_agrees_with_decoding() {
+        let full = sample();
+        let bare = Binding {
+            params: vec![],
+            q: None,
+            path: vec![],
+            instance: None,
+            reg_id: None,
+            source: None,
+            user_agent: None,
+            expires_at: 1_600_000_000,
+            ..sample()
+        };
+        let later = Binding {
+            expires_at: 1_800_000_000,
+            ..sample()
+        };
+        let lists = [
+            vec![],
+            vec![full.clone()],
+            vec![bare.clone()],
+            vec![later.clone(), full.clone()],
+            vec![full, later.clone(), bare],
+            vec![later],
+        ];
+        for list in &lists {
+            let value = encode_bindings(list);
+            let min = decode_bindings(&value)
+                .unwrap()
+                .iter()
+                .map(|b| b.expires_at)
+                .min();
+            assert_eq!(earliest_expiry(&value), Ok(min));
+            for cut in 0..value.len() {
+                assert!(decode_bindings(&value[..cut]).is_err());
+                assert_eq!(
+                    earliest_expiry(&value[..cut]),
+                    Err(DecodeError),
+                    "cut {cut}"
+                );
+            }
+            let mut longer = value.clone();
+            longer.push(0);
+            assert_eq!(earliest_expiry(&longer), Err(DecodeError));
+        }
+    }
 
     fn sample() -> Binding {
         Binding {

@@ -45,8 +45,8 @@ mod store;
 mod writer;
 
 pub use binding::{
-    apply_changes, decode_bindings, encode_bindings, Binding, BindingKey, Change, ContactParam,
-    DecodeError, Source,
+    apply_changes, decode_bindings, earliest_expiry, encode_bindings, Binding, BindingKey, Change,
+    ContactParam, DecodeError, Source,
 };
 pub use durable::DurableStore;
 pub use log_store::{

@@ -56,7 +56,9 @@
 //! back to its length before the batch. If even that fails, the store stops
 //! writing: every later job fails (reads keep working).
 
-use crate::binding::{apply_changes, decode_bindings, encode_bindings, Binding, Change};
+use crate::binding::{
+    apply_changes, decode_bindings, encode_bindings, may_have_expired, Binding, Change,
+};
 use crate::store::{LocationStore, StoreError};
 use crate::writer::{backend, reply_committed, reply_failed, Counters, Job, Outcome, Writer};
 use crate::writer::{CommitMode, CommitStats, EncodedBindings, PendingApply};
@@ -427,6 +429,14 @@ impl LogWriter {
                                 .filter(|(k, _)| !newest.contains_key(k.as_str()))
                                 .chain(newest.iter().map(|(k, &i)| (k, &edits[i].1)));
                             for (aor, value) in current {
+                                // Only values with something expired are
+                                // decoded: a purge every 30 s of 400,000
+                                // AORs with none took 173 ms of the writer
+                                // thread, decoding them all
+                                // (examples/log_compaction.rs).
+                                if !may_have_expired(value, *now) {
+                                    continue;
+                                }
                                 // Undecodable values are left for an operator.
                                 let Ok(list) = decode_bindings(value) else {
                                     continue;

@@ -31,7 +31,9 @@
 //! [`LocationStore::count`]) use read transactions on the caller's thread and
 //! see only committed data.
 
-use crate::binding::{apply_changes, decode_bindings, encode_bindings, Binding, Change};
+use crate::binding::{
+    apply_changes, decode_bindings, encode_bindings, may_have_expired, Binding, Change,
+};
 use crate::store::{LocationStore, StoreError};
 use crate::writer::{backend, reply_committed, reply_failed, Counters, Job, Outcome, Writer};
 pub use crate::writer::{CommitMode, CommitStats, EncodedBindings, PendingApply, DEFAULT_WINDOW};
@@ -257,6 +259,10 @@ fn commit_batch(db: &Database, batch: Vec<Job>, counters: &Counters) {
                         let mut removed = 0;
                         for row in table.iter().map_err(backend)? {
                             let (k, v) = row.map_err(backend)?;
+                            // Only values with something expired are decoded.
+                            if !may_have_expired(v.value(), *now) {
+                                continue;
+                            }
                             // Undecodable values are left for an operator.
                             let Ok(list) = decode_bindings(v.value()) else {
                                 continue;
