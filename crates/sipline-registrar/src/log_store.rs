@@ -333,6 +333,15 @@ impl LogWriter {
     fn open(dir: &Path, options: LogOptions) -> Result<(Self, u64), StoreError> {
         let path = dir.join(LOG_FILE);
         let (file, map, dropped) = open_log(dir, &path)?;
+        // A compaction cut short by a crash: never read, and as large as
+        // the live data.
+        let tmp = path.with_extension("log.tmp");
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Backend(format!("{}: {e}", tmp.display())))
+            }
+            _ => {}
+        }
         let len = file.metadata().map_err(backend)?.len();
         let live = live_bytes(&map);
         let writer = LogWriter {
@@ -1098,6 +1107,15 @@ mod tests {
         let tmp = w.tmp_path();
         drop(w);
         assert!(!tmp.exists());
+        // One left by a crash goes at the next open, which reads the log.
+        std::fs::write(&tmp, b"SIPLOG01 and the start of a copy").unwrap();
+        let (w, _) = LogWriter::open(&dir, options).unwrap();
+        assert!(!tmp.exists());
+        model.insert("sip:u0@example.com".into(), b"x".repeat(64));
+        let mut expected: Vec<_> = model.into_iter().collect();
+        expected.sort();
+        assert_eq!(sorted(&w.read_map()), expected);
+        drop(w);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
