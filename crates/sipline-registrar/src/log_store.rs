@@ -39,7 +39,7 @@
 //! synced, renamed over `bindings.log`, the directory is synced, and the
 //! writer goes on appending to the new file. A crash at any point leaves
 //! either the old log or the whole new one; a `bindings.log.tmp` left over
-//! is never read, and is removed by the next compaction.
+//! is never read, and is removed when the store opens.
 //!
 //! The map is an [`IndexMap`]: its order stays put except where an entry is
 //! removed, which moves the last entry into the hole (`swap_remove`); an
