@@ -57,7 +57,9 @@ pub use memory::MemoryStore;
 pub use redb_store::{
     CommitMode, CommitStats, EncodedBindings, PendingApply, RedbStore, DB_FILE, DEFAULT_WINDOW,
 };
-pub use registrar::{NotRegister, RegisterContext, RegisterOutcome, Registrar, RegistrarConfig};
+pub use registrar::{
+    to_tag_for, NotRegister, RegisterContext, RegisterOutcome, Registrar, RegistrarConfig,
+};
 pub use store::{LocationStore, StoreError};
 
 use sipline_message::uri::escape::unescape_lossy;
@@ -169,10 +171,7 @@ pub fn register<S: LocationStore + ?Sized>(
         return Err(NotRegister);
     };
     let server_error = || {
-        let tag = ctx
-            .to_tag
-            .clone()
-            .unwrap_or_else(|| registrar::derive_tag(request));
+        let tag = ctx.to_tag.clone().unwrap_or_else(|| to_tag_for(request));
         Message::from(sipline_message::builder::response_to(
             req,
             StatusCode::SERVER_INTERNAL_ERROR,

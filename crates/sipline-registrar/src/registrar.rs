@@ -14,7 +14,7 @@ use sipline_message::builder::response_to;
 use sipline_message::header::{Contact, NameAddr, StdHeader, Via};
 use sipline_message::{Message, Method, Request, StatusCode, Uri};
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// Registrar policy.
@@ -69,7 +69,7 @@ pub struct RegisterContext {
     /// The flow the request arrived on, stored in the bindings (RFC 5626 §6).
     pub source: Option<Arc<Source>>,
     /// To tag for the response (RFC 3261 §8.2.6.2). When `None`, one is
-    /// derived from the Call-ID, CSeq and time.
+    /// derived from the request ([`to_tag_for`]).
     pub to_tag: Option<String>,
     /// The caller stores the AOR's whole new list
     /// ([`RegisterOutcome::bindings`]) and has no use for
@@ -81,6 +81,16 @@ pub struct RegisterContext {
     /// [`Registrar::aor_of`]): the To URI is then not parsed again, unless
     /// the registrar checks domains ([`RegistrarConfig::domains`]).
     pub aor: Option<String>,
+    /// The caller answers without a server transaction (a stateless UAS,
+    /// RFC 3261 §8.2.7), so retransmissions reach the registrar. A request
+    /// whose Call-ID and CSeq equal those of the request that wrote a
+    /// binding it names is then taken for a retransmission of that request
+    /// (a UA raises the CSeq for every new REGISTER in a Call-ID, §10.2.4,
+    /// §8.1.1.5): the binding is left as it is and the request is answered
+    /// like the first one (200 with the current bindings), where §10.3 step
+    /// 7 would fail it. So identical requests get the same response, which
+    /// §8.2.7 asks of a stateless UAS. A lower CSeq still fails.
+    pub stateless: bool,
 }
 
 /// What the registrar decided.
@@ -239,7 +249,7 @@ impl Registrar {
             Message::Request(r) if r.method == Method::Register => r,
             _ => return Err(NotRegister),
         };
-        let tag = ctx.to_tag.clone().unwrap_or_else(|| derive_tag(request));
+        let tag = ctx.to_tag.clone().unwrap_or_else(|| to_tag_for(request));
         let reject = |code: u16, aor: Option<String>| RegisterOutcome {
             response: Message::from(response_to(req, status(code), Some(&tag))),
             aor,
@@ -419,6 +429,7 @@ impl Registrar {
         let mut outbound_used = false;
 
         // §10.3 step 7: each contact in turn, against the tentative list.
+        let mut retransmission = false;
         for t in &targets {
             // The Contact URI as stored; a stored contact written the same
             // way is the same contact without parsing it again (a refresh).
@@ -438,6 +449,10 @@ impl Registrar {
                 // order"): the ones this request wrote are the owned ones.
                 if let Cow::Borrowed(old) = &working[i] {
                     if old.call_id == call_id && cseq <= old.cseq {
+                        if ctx.stateless && cseq == old.cseq {
+                            retransmission = true;
+                            break;
+                        }
                         return Ok(self.stale(req, &tag, aor));
                     }
                 }
@@ -492,6 +507,33 @@ impl Registrar {
         }
 
         let echo_path = (!path.is_empty()).then_some(&path[..]);
+        if retransmission {
+            // Answered like the first one (see `RegisterContext::stateless`):
+            // the bindings as they are, none of this request's changes made
+            // again (only the expired ones go, as for any request).
+            drop(working);
+            let mut changes = Changes::new(ctx.bindings_only);
+            let mut list = Vec::with_capacity(current.len());
+            for b in current {
+                if b.is_expired(now) {
+                    changes.remove(|| b.key());
+                } else {
+                    list.push(b.clone());
+                }
+            }
+            let outbound = targets.iter().any(|t| t.reg_id.is_some());
+            let require_outbound = outbound && supports("outbound");
+            return Ok(self.ok(
+                req,
+                &tag,
+                aor,
+                now,
+                changes,
+                list,
+                echo_path,
+                require_outbound,
+            ));
+        }
         let require_outbound = outbound_used && supports("outbound");
         Ok(self.ok(
             req,
@@ -577,13 +619,19 @@ impl Registrar {
     }
 }
 
-/// A To tag derived from the request, so that a retransmitted REGISTER
-/// processed again gets the same tag.
-pub(crate) fn derive_tag(msg: &Message) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    msg.call_id().hash(&mut h);
-    msg.cseq().ok().map(|c| c.seq).hash(&mut h);
-    msg.from_tag().hash(&mut h);
+/// A To tag for a response to `request`, derived from it (Call-ID, CSeq,
+/// From tag) with a key drawn once per process: a stateless UAS "MUST
+/// generate tags in a stateless manner -- in a manner that will generate
+/// the same tag for the same request consistently" (RFC 3261 §8.2.7), so a
+/// retransmission answered again gets the same tag; and the key keeps
+/// tags from being guessed (§19.3 wants them random).
+pub fn to_tag_for(request: &Message) -> String {
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = KEY.get_or_init(Default::default).build_hasher();
+    request.call_id().hash(&mut h);
+    request.cseq().ok().map(|c| c.seq).hash(&mut h);
+    request.from_tag().hash(&mut h);
     format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
 }
 

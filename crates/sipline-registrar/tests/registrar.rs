@@ -248,6 +248,72 @@ fn same_call_id_needs_higher_cseq() {
     assert_eq!(e.bindings().len(), 1);
 }
 
+/// Answering without a server transaction (`RegisterContext::stateless`),
+/// the registrar sees retransmissions: one (same Call-ID and CSeq as the
+/// request that wrote the bindings) is answered like the first request,
+/// with the bindings as they are and nothing written; a lower CSeq still
+/// fails, and a higher one is a new request.
+#[test]
+fn stateless_answers_a_retransmission_like_the_first() {
+    let e = Env::new();
+    let ctx = RegisterContext {
+        stateless: true,
+        ..Default::default()
+    };
+    let send = |now, m: &Message| register(&e.reg, &e.store, now, m, &ctx).unwrap();
+    let both = req(
+        "c1",
+        10,
+        &["<sip:a@192.0.2.4>", "<sip:b@192.0.2.4>"],
+        &["Expires: 600"],
+    );
+    assert_eq!(status(&send(T0, &both)), 200);
+    let before = e.bindings();
+    // Another UA's binding, so the list is not only the retransmitted one's.
+    send(T0, &req("c2", 1, &["<sip:c@192.0.2.4>"], &["Expires: 900"]));
+    let r = send(T0 + 2, &both);
+    assert_eq!(status(&r), 200);
+    let mut l = listed(&r);
+    l.sort();
+    assert_eq!(
+        l,
+        vec![
+            ("sip:a@192.0.2.4".into(), 598),
+            ("sip:b@192.0.2.4".into(), 598),
+            ("sip:c@192.0.2.4".into(), 898)
+        ]
+    );
+    let after = e.bindings();
+    assert_eq!(after.len(), 3);
+    assert_eq!(&after[..2], &before[..], "nothing written again");
+    // The same CSeq with another contact added is taken for a retransmission
+    // too: nothing of it is applied.
+    let r = send(
+        T0 + 3,
+        &req(
+            "c1",
+            10,
+            &["<sip:a@192.0.2.4>", "<sip:new@192.0.2.4>"],
+            &["Expires: 600"],
+        ),
+    );
+    assert_eq!(status(&r), 200);
+    assert_eq!(e.bindings().len(), 3);
+    // Lower: out of order, as with a transaction.
+    let r = send(T0 + 3, &req("c1", 9, &["<sip:a@192.0.2.4>"], &[]));
+    assert_eq!(status(&r), 500);
+    // A removal, then its retransmission: both 200, b and c listed.
+    let remove = req("c1", 11, &["<sip:a@192.0.2.4>"], &["Expires: 0"]);
+    for _ in 0..2 {
+        let r = send(T0 + 4, &remove);
+        assert_eq!(status(&r), 200);
+        assert_eq!(listed(&r).len(), 2);
+    }
+    // Without `stateless`, the retransmission fails (§10.3 step 7): a
+    // server transaction would have answered it.
+    assert_eq!(status(&e.send(T0 + 5, &both)), 500);
+}
+
 #[test]
 fn other_call_id_replaces_regardless_of_cseq() {
     let e = Env::new();

@@ -269,6 +269,69 @@ Call-ID: fetch-carol\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
     );
 }
 
+/// A REGISTER sent twice (a UDP retransmission: the same datagram) is
+/// registered once and answered twice alike. By default the registrar
+/// answers without a server transaction (`registrar.stateless`, RFC 3261
+/// §8.2.7): the second 200 is made again, with the same To tag (derived
+/// from the request), the same binding and its expiry; the binding is not
+/// written again (a later fetch lists one). With `stateless = false`, the
+/// server transaction sends the first 200 again, byte for byte. A lower
+/// CSeq in the same Call-ID still fails (§10.3 step 7).
+#[test]
+fn a_register_retransmission_is_answered_like_the_first() {
+    for stateless in [true, false] {
+        let options = ServeOptions::new("registrar-retransmission");
+        let server = options
+            .config(format!(
+                "[server]\nlisten = [\"udp:127.0.0.1:0\"]\n\n[registrar]\nstore = \"memory\"\nstateless = {stateless}\n"
+            ))
+            .start();
+        let port = server.port();
+        let s = udp_socket(Duration::from_secs(5));
+        let l = s.local_addr().unwrap();
+        let register = |cseq: u32, contact: &str| {
+            format!(
+                "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKrtx{cseq};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:dave@127.0.0.1:{port}>\r\nFrom: <sip:dave@127.0.0.1:{port}>;tag=d1\r\n\
+Call-ID: rtx-dave\r\nCSeq: {cseq} REGISTER\r\n{contact}Expires: 600\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        let first = register(5, "Contact: <sip:dave@127.0.0.1:40011>\r\n");
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            s.send_to(first.as_bytes(), ("127.0.0.1", port)).unwrap();
+            let mut buf = [0u8; 65535];
+            let (n, _) = s.recv_from(&mut buf).expect("an answer");
+            answers.push(buf[..n].to_vec());
+        }
+        let [a, b] = &answers[..] else { unreachable!() };
+        let (a, b) = (
+            Message::parse(Bytes::copy_from_slice(a)).unwrap(),
+            Message::parse(Bytes::copy_from_slice(b)).unwrap(),
+        );
+        assert_eq!((status(&a), status(&b)), (200, 200), "{b}");
+        assert_eq!(a.to_tag(), b.to_tag(), "stateless = {stateless}");
+        assert_eq!(contact_expires(&a).len(), 1, "{a}");
+        let (ea, eb) = (contact_expires(&a), contact_expires(&b));
+        assert_eq!(ea[0].0, eb[0].0);
+        assert!(ea[0].1 - eb[0].1 <= 1, "{ea:?} {eb:?}");
+        if !stateless {
+            assert_eq!(answers[0], answers[1], "the transaction's own 200 again");
+        }
+        // One binding, listed by a fetch in the same Call-ID.
+        s.send_to(register(6, "").as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        let fetched = support::recv(&s).expect("fetch answered");
+        assert_eq!(status(&fetched), 200, "{fetched}");
+        assert_eq!(contact_expires(&fetched).len(), 1, "{fetched}");
+        // A lower CSeq: out of order.
+        let stale = register(4, "Contact: <sip:dave@127.0.0.1:40011>\r\n");
+        s.send_to(stale.as_bytes(), ("127.0.0.1", port)).unwrap();
+        let r = support::recv(&s).expect("answered");
+        assert_eq!(status(&r), 500, "{r}");
+    }
+}
+
 /// Durability with several threads: 60 addresses of record, each with two
 /// bindings registered at once from two Call-IDs (so the second REGISTER
 /// waits for the first's commit on the AOR's thread), all answered 200

@@ -76,6 +76,7 @@ struct RegistrarSection {
     max_expires: Option<u32>,
     service_route: Option<Vec<String>>,
     store: Option<String>,
+    stateless: Option<bool>,
 }
 
 /// `[[domain]]`: a domain served, with its own mode.
@@ -221,6 +222,13 @@ pub(crate) struct Config {
     pub(crate) service_route: Vec<String>,
     /// `registrar.store`: where bindings are kept.
     pub(crate) store: StoreKind,
+    /// `registrar.stateless` (default true): REGISTERs for this registrar
+    /// are answered without a server transaction (RFC 3261 §8.2.7), the
+    /// registrar taking a request with a binding's Call-ID and CSeq for a
+    /// retransmission (`RegisterContext::stateless`); false: each gets a
+    /// server transaction, which absorbs retransmissions (over UDP it is
+    /// kept for Timer J, 64*T1).
+    pub(crate) stateless_register: bool,
     /// Threads that handle messages (`server.threads`; 0 or absent: one per
     /// CPU). Each runs its own share of the transactions, calls and
     /// REGISTERs (see `server.rs`).
@@ -661,6 +669,7 @@ impl Config {
             routes,
             service_route,
             store,
+            stateless_register: reg.stateless.unwrap_or(true),
             domain_modes,
         })
     }

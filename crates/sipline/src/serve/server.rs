@@ -35,11 +35,22 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+/// Where the response to a REGISTER for this registrar goes.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// Through the request's server transaction.
+    Tx(TransactionId),
+    /// Straight to the transport, without a transaction: a stateless UAS
+    /// (RFC 3261 §8.2.7), whose registrar takes a retransmission for what
+    /// it is (`RegisterContext::stateless`). `registrar.stateless`.
+    Direct(Box<Destination>),
+}
+
 /// Work finished in the background, reported back to the driver.
 enum Done {
     /// A REGISTER's changes are durably stored (or failed).
     Registered {
-        tx: TransactionId,
+        answer: Answer,
         aor: String,
         outcome: Box<RegisterOutcome>,
         result: Result<(), StoreError>,
@@ -58,7 +69,7 @@ enum Done {
 /// A REGISTER waiting for an earlier one of the same AOR to be committed
 /// (RFC 3261 §10.3 step 7 reads then writes the bindings: one at a time per AOR).
 struct Queued {
-    tx: TransactionId,
+    answer: Answer,
     request: Message,
     source: Source,
 }
@@ -911,15 +922,15 @@ impl Server {
     fn on_done(&mut self, d: Done) {
         match d {
             Done::Registered {
-                tx,
+                answer,
                 aor,
                 outcome,
                 result,
             } => match result {
-                Ok(()) => self.registered(tx, aor, outcome),
+                Ok(()) => self.registered(answer, aor, outcome),
                 Err(e) => {
                     warn!("storing the bindings of {aor}: {e}");
-                    self.reply(tx, 500, Some("Location store failure"));
+                    self.answer(answer, store_failure(outcome.response));
                     self.release(&aor);
                 }
             },
@@ -998,6 +1009,19 @@ impl Server {
                 }
             }
             return;
+        }
+        if self.cfg.stateless_register
+            && inc
+                .message
+                .as_request()
+                .is_some_and(|r| r.method == Method::Register && self.is_for_us(&r.uri))
+        {
+            // Without a server transaction (`Answer::Direct`).
+            let answer = Answer::Direct(Box::new(dest));
+            if self.shutting_down.is_some() {
+                return self.reply_to(answer, &inc.message, 503, Some("Shutting Down"));
+            }
+            return self.register(answer, inc.message, &inc.to, source.source());
         }
         let reliable = inc.transport.is_reliable();
         match self
@@ -1082,7 +1106,9 @@ impl Server {
         };
         let for_us = self.is_for_us(&req.uri);
         match &req.method {
-            Method::Register if for_us => self.register(tx, request, &to, source.source()),
+            Method::Register if for_us => {
+                self.register(Answer::Tx(tx), request, &to, source.source())
+            }
             Method::Options if for_us && req.uri.as_sip().is_some_and(|s| s.user.is_none()) => {
                 self.respond(tx, self.options_ok(req))
             }
@@ -1314,7 +1340,7 @@ impl Server {
         Message::from(r)
     }
 
-    fn register(&mut self, tx: TransactionId, request: Message, to: &NameAddr, source: Source) {
+    fn register(&mut self, answer: Answer, request: Message, to: &NameAddr, source: Source) {
         // RFC 3261 §10.3 steps 3-4 (RFC 3261 §22.4): every REGISTER is
         // authenticated when users are configured, and one may register
         // only its own address of record.
@@ -1324,17 +1350,19 @@ impl Server {
                 users.get(u).cloned()
             });
             match verdict {
-                None => return self.challenge(tx, &request, false),
-                Some(Verdict::Stale { .. }) => return self.challenge(tx, &request, true),
+                None => return self.challenge(answer, &request, false),
+                Some(Verdict::Stale { .. }) => return self.challenge(answer, &request, true),
                 // Unknown users and wrong passwords get the same answer.
-                Some(Verdict::Rejected) => return self.reply(tx, 403, None),
+                Some(Verdict::Rejected) => return self.reply_to(answer, &request, 403, None),
                 Some(Verdict::Malformed(why)) => {
-                    return self.reply(tx, 400, Some(&format!("Bad Request ({why})")))
+                    let reason = format!("Bad Request ({why})");
+                    return self.reply_to(answer, &request, 400, Some(&reason));
                 }
                 Some(Verdict::Ok { username, .. }) => {
                     let aor_user = to.uri.as_sip().and_then(|s| s.user_unescaped());
                     if aor_user.as_deref() != Some(username.as_str()) {
-                        return self.reply(tx, 403, Some("Forbidden (not your address of record)"));
+                        let reason = "Forbidden (not your address of record)";
+                        return self.reply_to(answer, &request, 403, Some(reason));
                     }
                 }
             }
@@ -1343,40 +1371,36 @@ impl Server {
         let aor = sipline_registrar::canonical_aor(&to.uri);
         if let Some(queue) = self.busy.get_mut(&aor) {
             queue.push_back(Queued {
-                tx,
+                answer,
                 request,
                 source,
             });
             return;
         }
         self.busy.insert(aor.clone(), VecDeque::new());
-        self.process_register(tx, request, source, aor);
+        self.process_register(answer, request, source, aor);
     }
 
-    fn process_register(
-        &mut self,
-        tx: TransactionId,
-        request: Message,
-        source: Source,
-        aor: String,
-    ) {
+    fn process_register(&mut self, answer: Answer, request: Message, source: Source, aor: String) {
         if let (false, Some(store)) = (self.bindings.contains(&aor), &self.store) {
             match store.get(&aor) {
                 Ok(b) => self.bindings.insert(aor.clone(), b),
                 Err(e) => {
                     warn!("reading the bindings of {aor}: {e}");
-                    self.reply(tx, 500, Some("Location store failure"));
+                    self.reply_to(answer, &request, 500, Some("Location store failure"));
                     return self.release(&aor);
                 }
             }
         }
         let ctx = RegisterContext {
             source: Some(Arc::new(source)),
-            to_tag: Some(tag()),
+            to_tag: answer_tag(&answer, None),
             // The store takes the whole list (below), never the changes.
             bindings_only: true,
             // lent to the registrar, which need not parse To again
             aor: Some(aor),
+            // no transaction absorbs retransmissions
+            stateless: matches!(answer, Answer::Direct(_)),
         };
         let now = sipline_registrar::unix_now();
         let registrar = &self.registrar;
@@ -1386,19 +1410,20 @@ impl Server {
         });
         let aor = ctx.aor.unwrap_or_default();
         let Ok(outcome) = processed else {
-            self.reply(tx, 400, None);
+            self.reply_to(answer, &request, 400, None);
             return self.release(&aor);
         };
+        drop(request);
         if !outcome.changed {
             let response = outcome.response;
-            self.respond(tx, response);
+            self.answer(answer, response);
             return self.release(&aor);
         }
         let Some(store) = &self.store else {
             // In memory only: the cache is the store, and the registrar's
             // list (the AOR's bindings with the changes applied) its new
             // entry.
-            return self.registered(tx, aor, Box::new(outcome));
+            return self.registered(answer, aor, Box::new(outcome));
         };
         // The 200 goes out only once the bindings are on disk; commits of
         // concurrent REGISTERs are grouped by the store's writer, which
@@ -1413,7 +1438,7 @@ impl Server {
         let key = aor.clone();
         store.submit_replace_then(&key, value, move |result| {
             let _ = done.send(Done::Registered {
-                tx,
+                answer,
                 aor,
                 outcome,
                 result,
@@ -1423,12 +1448,12 @@ impl Server {
 
     /// A REGISTER's bindings (the registrar's list) are stored: the 200,
     /// the cache, and the next REGISTER of the AOR.
-    fn registered(&mut self, tx: TransactionId, aor: String, mut outcome: Box<RegisterOutcome>) {
+    fn registered(&mut self, answer: Answer, aor: String, mut outcome: Box<RegisterOutcome>) {
         // the unexpired ones, as the 200 lists them
         let bindings = std::mem::take(&mut outcome.bindings);
         self.bindings.insert(aor.clone(), bindings);
         let response = outcome.response;
-        self.respond(tx, response);
+        self.answer(answer, response);
         self.release(&aor);
     }
 
@@ -1436,25 +1461,26 @@ impl Server {
     fn release(&mut self, aor: &str) {
         let next = self.busy.get_mut(aor).and_then(VecDeque::pop_front);
         match next {
-            Some(q) => self.process_register(q.tx, q.request, q.source, aor.to_string()),
+            Some(q) => self.process_register(q.answer, q.request, q.source, aor.to_string()),
             None => {
                 self.busy.remove(aor);
             }
         }
     }
 
-    fn challenge(&mut self, tx: TransactionId, request: &Message, stale: bool) {
+    fn challenge(&mut self, answer: Answer, request: &Message, stale: bool) {
         let Some(auth) = &self.auth else { return };
         let Some(req) = request.as_request() else {
             return;
         };
+        let to_tag = answer_tag(&answer, Some(request)).unwrap_or_default();
         let mut r =
-            sipline_message::builder::response_to(req, StatusCode::UNAUTHORIZED, Some(&tag()));
+            sipline_message::builder::response_to(req, StatusCode::UNAUTHORIZED, Some(&to_tag));
         let challenges = lock(auth).challenge(SystemTime::now(), stale);
         for c in challenges {
             r.headers.push(StdHeader::WwwAuthenticate, c.to_string());
         }
-        self.respond(tx, Message::from(r));
+        self.answer(answer, Message::from(r));
     }
 
     fn reply(&mut self, tx: TransactionId, code: u16, reason: Option<&str>) {
@@ -1467,6 +1493,35 @@ impl Server {
             r.reason = reason.to_string().into();
         }
         self.respond(tx, Message::from(r));
+    }
+
+    /// Sends a response to a REGISTER for the registrar.
+    fn answer(&mut self, answer: Answer, mut response: Message) {
+        match answer {
+            Answer::Tx(tx) => self.respond(tx, response),
+            Answer::Direct(dest) => {
+                if !response.headers().contains(StdHeader::Server) {
+                    response
+                        .headers_mut()
+                        .push(StdHeader::Server, self.server_header.clone());
+                }
+                self.stateless.push((*dest, response.to_bytes()));
+            }
+        }
+    }
+
+    /// `reply`, for a REGISTER for the registrar, whose request is at hand.
+    fn reply_to(&mut self, answer: Answer, request: &Message, code: u16, reason: Option<&str>) {
+        let Some(req) = request.as_request() else {
+            return;
+        };
+        let status = StatusCode::new(code).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR);
+        let to_tag = answer_tag(&answer, Some(request)).unwrap_or_default();
+        let mut r = sipline_message::builder::response_to(req, status, Some(&to_tag));
+        if let Some(reason) = reason {
+            r.reason = reason.to_string().into();
+        }
+        self.answer(answer, Message::from(r));
     }
 
     fn respond(&mut self, tx: TransactionId, mut response: Message) {
@@ -1502,6 +1557,36 @@ impl Server {
             let _ = layer.send(&dest, &msg).await;
         });
     }
+}
+
+/// The 500 for a REGISTER whose bindings could not be stored, made from
+/// the 200 that was to go (the request is gone by then): its Via, From, To
+/// (with our tag), Call-ID and CSeq, as RFC 3261 §8.2.6.2 has a response
+/// copy them, and nothing else (no Contact, Date, Path ...).
+fn store_failure(ok: Message) -> Message {
+    let Message::Response(mut r) = ok else {
+        return ok;
+    };
+    let mut headers = sipline_message::header::Headers::with_capacity(8);
+    for row in r.headers.iter() {
+        if matches!(
+            row.name.std(),
+            Some(
+                StdHeader::Via
+                    | StdHeader::From
+                    | StdHeader::To
+                    | StdHeader::CallId
+                    | StdHeader::CSeq
+            )
+        ) {
+            headers.push_row(row.clone());
+        }
+    }
+    r.headers = headers;
+    r.status = StatusCode::SERVER_INTERNAL_ERROR;
+    r.reason = "Location store failure".into();
+    r.body = Bytes::new();
+    Message::from(r)
 }
 
 /// The proxy core's view of the location store.
@@ -1884,6 +1969,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A To tag: 64 random bits (RFC 3261 §19.3).
 fn tag() -> String {
     crate::client::random_token(8)
+}
+
+/// The To tag of a response to a REGISTER for the registrar: random with a
+/// transaction, which keeps the response for retransmissions; without one,
+/// derived from the request, so that a retransmission answered again gets
+/// the same one (RFC 3261 §8.2.7). `None` without the request: the
+/// registrar derives it.
+fn answer_tag(answer: &Answer, request: Option<&Message>) -> Option<String> {
+    match answer {
+        Answer::Tx(_) => Some(tag()),
+        Answer::Direct(_) => request.map(sipline_registrar::to_tag_for),
+    }
 }
 
 #[cfg(test)]
