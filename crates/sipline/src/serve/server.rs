@@ -231,8 +231,10 @@ fn hash(bytes: &[u8]) -> u64 {
 /// REGISTER at a time); everything else by Call-ID, so that a transaction's
 /// retransmissions, its CANCEL and ACK, and the requests of a dialog meet
 /// the same shard. (A CANCEL of a REGISTER, which has no effect anyway
-/// (§9.1), goes by Call-ID and may miss the REGISTER's shard: it is then
-/// answered 481 or forwarded like any CANCEL with no transaction.)
+/// (§9.1), goes by Call-ID; with `registrar.stateless` there is no
+/// transaction to match, and it is answered 481 (§9.2), or forwarded like
+/// any CANCEL with no transaction; without, it may miss the REGISTER's
+/// shard, with the same result.)
 fn route(inc: &Incoming) -> usize {
     let m = &inc.message;
     let by_call_id = |m: &Message| m.call_id().map_or(0, |c| hash(c.as_bytes()) as usize);
