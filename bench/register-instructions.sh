@@ -7,7 +7,8 @@
 # (bench/sipp/register.xml, 10,000 users, at RATE/s, default 200); the
 # difference divided by N2 - N1 leaves out start-up and shutdown. T1 is
 # 50 ms (timers.t1_ms), so that Timer J (64*T1) ends each transaction
-# within the run and its removal is counted too. STORE=memory keeps the
+# within the run and its removal is counted too (with
+# `registrar.stateless = false`; by default a REGISTER has none). STORE=memory keeps the
 # bindings in memory (registrar.store; STORE=redb the redb database); the
 # default is the durable one (the append-only log), whose figure at this low rate (nearly one commit per REGISTER) is not what
 # it costs under load, where commits are grouped. Needs valgrind and sipp.

@@ -3,7 +3,9 @@
 # what the steps cannot: a server whose transaction table keeps every
 # transaction for Timer J (64*T1 = 32 s over UDP) holds RATE*32 of them at
 # steady state, and whatever happens as that table grows (or when Timer J
-# starts removing them, after 32 s) shows only in a long run. Starts
+# starts removing them, after 32 s) shows only in a long run. (sipline
+# answers REGISTER without a transaction unless the config has
+# `registrar.stateless = false`; Kamailio's bench config does too.) Starts
 # `sipline serve` on a free UDP port on 127.0.0.1, runs SIPp's
 # bench/sipp/register.xml at RATE/s for SECONDS, and prints every second
 # the datagrams the kernel dropped on the server's socket because the server
