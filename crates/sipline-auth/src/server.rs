@@ -158,6 +158,8 @@ pub enum Verdict {
         /// False when the nonce expired (or, in strict mode, predates what
         /// the replay cache can vouch for).
         replayed: bool,
+        /// The user name the valid digest is for.
+        username: String,
     },
     /// Authentication failed: wrong password, unknown user, a nonce not
     /// issued by us, another realm, an algorithm or qop not offered, or a
@@ -480,13 +482,22 @@ impl DigestServer {
             // within one lifetime.
             && opened.issued_ms <= now_ms.saturating_add(lifetime);
         if !age_ok {
-            return Verdict::Stale { replayed: false };
+            return Verdict::Stale {
+                replayed: false,
+                username: parsed.username,
+            };
         }
         if let Some((_, _, nc, _)) = &parsed.qop {
-            match self.replay.check_and_record(opened, *nc, now_ms, lifetime) {
-                Ok(()) => {}
-                Err(ReplayError::Replayed) => return Verdict::Stale { replayed: true },
-                Err(ReplayError::Unknown) => return Verdict::Stale { replayed: false },
+            let replayed = match self.replay.check_and_record(opened, *nc, now_ms, lifetime) {
+                Ok(()) => None,
+                Err(ReplayError::Replayed) => Some(true),
+                Err(ReplayError::Unknown) => Some(false),
+            };
+            if let Some(replayed) = replayed {
+                return Verdict::Stale {
+                    replayed,
+                    username: parsed.username,
+                };
             }
         }
         let (qop, nc, cnonce) = match parsed.qop {

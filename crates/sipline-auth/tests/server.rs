@@ -264,7 +264,10 @@ fn stale_after_lifetime() {
     let late = t0() + Duration::from_secs(301);
     assert_eq!(
         s.verify(late, &reg(), &a, users),
-        Verdict::Stale { replayed: false }
+        Verdict::Stale {
+            replayed: false,
+            username: "bob".into()
+        }
     );
     // Exactly at the lifetime it is still fresh.
     let mut s = server();
@@ -353,7 +356,10 @@ fn nonce_count_replay() {
     // Exact replay.
     assert_eq!(
         s.verify(t0(), &req, &at(1), users),
-        Verdict::Stale { replayed: true }
+        Verdict::Stale {
+            replayed: true,
+            username: "bob".into()
+        }
     );
     // Increasing counts are accepted, gaps included.
     assert_eq!(ok_user(&s.verify(t0(), &req, &at(2), users)), Some("bob"));
@@ -361,7 +367,10 @@ fn nonce_count_replay() {
     // Lower counts are refused.
     assert_eq!(
         s.verify(t0(), &req, &at(3), users),
-        Verdict::Stale { replayed: true }
+        Verdict::Stale {
+            replayed: true,
+            username: "bob".into()
+        }
     );
     assert_eq!(ok_user(&s.verify(t0(), &req, &at(6), users)), Some("bob"));
     // A failed attempt with a high nc does not poison the counter.
@@ -403,17 +412,26 @@ fn replay_cache_is_bounded_and_eviction_is_safe() {
     // The evicted (oldest) nonce cannot be replayed, nor even continued.
     assert_eq!(
         s.verify(t0(), &req, &creds[0].1, users),
-        Verdict::Stale { replayed: false }
+        Verdict::Stale {
+            replayed: false,
+            username: "bob".into()
+        }
     );
     let next = respond(&creds[0].0, &req, "bob", &password(), "c", 2).unwrap();
     assert_eq!(
         s.verify(t0(), &req, &next, users),
-        Verdict::Stale { replayed: false }
+        Verdict::Stale {
+            replayed: false,
+            username: "bob".into()
+        }
     );
     // The retained ones still detect replays.
     assert_eq!(
         s.verify(t0(), &req, &creds[2].1, users),
-        Verdict::Stale { replayed: true }
+        Verdict::Stale {
+            replayed: true,
+            username: "bob".into()
+        }
     );
 }
 
@@ -431,7 +449,10 @@ fn restart_is_safe() {
     let later = t0() + Duration::from_secs(10);
     assert_eq!(
         after.verify(later, &reg(), &a, users),
-        Verdict::Stale { replayed: false }
+        Verdict::Stale {
+            replayed: false,
+            username: "bob".into()
+        }
     );
     // Its own nonces work.
     let ch = only(&after.challenge(later, false), Algorithm::Sha256);
@@ -463,7 +484,10 @@ fn restart_is_safe() {
     );
     assert_eq!(
         lenient.verify(later, &reg(), &next, users),
-        Verdict::Stale { replayed: true }
+        Verdict::Stale {
+            replayed: true,
+            username: "bob".into()
+        }
     );
 }
 
@@ -656,7 +680,10 @@ fn verify_message_picks_our_realm() {
     let msg = register_with("Authorization", &a.to_string());
     assert_eq!(
         s.verify_message(t0(), &msg, false, users),
-        Some(Verdict::Stale { replayed: true })
+        Some(Verdict::Stale {
+            replayed: true,
+            username: "bob".into()
+        })
     );
 }
 

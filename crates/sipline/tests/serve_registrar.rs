@@ -332,6 +332,74 @@ Call-ID: rtx-dave\r\nCSeq: {cseq} REGISTER\r\n{contact}Expires: 600\r\nContent-L
     }
 }
 
+/// With digest authentication, a retransmission of an authenticated
+/// REGISTER reuses its nonce count, which the digest check takes for a
+/// replay (stale). Without a transaction to absorb it, the server answers
+/// it like the first, 200 with the same To tag, as long as a transaction
+/// would have kept the request (64*T1; T1 is 20 ms here, so about a
+/// second); later, the same datagram gets 401 with stale=true, as any
+/// replay does.
+#[test]
+fn an_authenticated_register_retransmission_is_answered_like_the_first() {
+    let options = ServeOptions::new("registrar-auth-retransmission");
+    let data = options.data_dir();
+    let server = options
+        .config("[timers]\nt1_ms = 20\n[registrar]\nstore = \"memory\"\n")
+        .args([
+            "--listen",
+            "udp:127.0.0.1:0",
+            "--domain",
+            "example.test",
+            "--user",
+            "alice:secret",
+            "--data-dir",
+        ])
+        .args([data])
+        .start();
+    let s = udp_socket(Duration::from_secs(5));
+    let l = s.local_addr().unwrap();
+    let register = |cseq: u32, extra: &str| {
+        format!(
+            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKart{cseq};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\nFrom: <sip:alice@example.test>;tag=a1\r\n\
+Call-ID: art-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:5070>\r\n{extra}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let ask = |text: &str| {
+        s.send_to(text.as_bytes(), server.udp()).unwrap();
+        support::recv(&s).expect("an answer")
+    };
+    let first = ask(&register(1, ""));
+    assert_eq!(status(&first), 401, "{first}");
+    let c = Challenge::parse(first.headers().get(StdHeader::WwwAuthenticate).unwrap()).unwrap();
+    let creds = digest_credentials(
+        &c,
+        &Method::Register,
+        "sip:example.test",
+        "alice",
+        "secret",
+        "c1",
+        1,
+    );
+    let authed = register(2, &format!("Authorization: {creds}\r\n"));
+    let ok = ask(&authed);
+    assert_eq!(status(&ok), 200, "{ok}");
+    let again = ask(&authed);
+    assert_eq!(status(&again), 200, "{again}");
+    assert_eq!(ok.to_tag(), again.to_tag());
+    assert_eq!(contact_expires(&again).len(), 1, "{again}");
+    // Past 64*T1 (and a second, the bindings' clock): a replay.
+    std::thread::sleep(Duration::from_millis(2500));
+    let late = ask(&authed);
+    assert_eq!(status(&late), 401, "{late}");
+    assert!(
+        late.headers()
+            .get(StdHeader::WwwAuthenticate)
+            .is_some_and(|v| v.contains("stale=true")),
+        "{late}"
+    );
+}
+
 /// Durability with several threads: 60 addresses of record, each with two
 /// bindings registered at once from two Call-IDs (so the second REGISTER
 /// waits for the first's commit on the AOR's thread), all answered 200

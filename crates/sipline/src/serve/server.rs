@@ -1353,6 +1353,13 @@ impl Server {
             });
             match verdict {
                 None => return self.challenge(answer, &request, false),
+                // A retransmission of an authenticated REGISTER reuses its
+                // nonce count. A transaction would have absorbed it; without
+                // one it is answered like the first, if it is one.
+                Some(Verdict::Stale {
+                    replayed: true,
+                    username,
+                }) if self.is_recent_retransmission(&answer, &request, to, &username) => {}
                 Some(Verdict::Stale { .. }) => return self.challenge(answer, &request, true),
                 // Unknown users and wrong passwords get the same answer.
                 Some(Verdict::Rejected) => return self.reply_to(answer, &request, 403, None),
@@ -1381,6 +1388,41 @@ impl Server {
         }
         self.busy.insert(aor.clone(), VecDeque::new());
         self.process_register(answer, request, source, aor);
+    }
+
+    /// Whether a REGISTER without a transaction, authenticated as
+    /// `username` but with a nonce count already used, is a retransmission:
+    /// for the user's own AOR, with the Call-ID and CSeq of a binding of it
+    /// written at most 64*T1 ago, as long as a server transaction would
+    /// have kept the request (Timer J, RFC 3261 §17.2.2). The registrar then
+    /// answers it like the first and writes nothing
+    /// (`RegisterContext::stateless`).
+    fn is_recent_retransmission(
+        &self,
+        answer: &Answer,
+        request: &Message,
+        to: &NameAddr,
+        username: &str,
+    ) -> bool {
+        let (Answer::Direct(_), Some(call_id), Ok(cseq)) =
+            (answer, request.call_id(), request.cseq())
+        else {
+            return false;
+        };
+        let own = to.uri.as_sip().and_then(|s| s.user_unescaped());
+        if own.as_deref() != Some(username) {
+            return false;
+        }
+        let window = (self.cfg.t1 * 64).as_secs().max(1);
+        let now = sipline_registrar::unix_now();
+        let aor = sipline_registrar::canonical_aor(&to.uri);
+        self.bindings.with(&aor, |list| {
+            list.iter().any(|b| {
+                b.call_id == call_id.trim()
+                    && b.cseq == cseq.seq
+                    && now.saturating_sub(b.updated_at) <= window
+            })
+        })
     }
 
     fn process_register(&mut self, answer: Answer, request: Message, source: Source, aor: String) {
