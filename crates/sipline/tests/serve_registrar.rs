@@ -352,6 +352,8 @@ fn an_authenticated_register_retransmission_is_answered_like_the_first() {
             "example.test",
             "--user",
             "alice:secret",
+            "--user",
+            "bob:hunter2",
             "--data-dir",
         ])
         .args([data])
@@ -388,6 +390,28 @@ Call-ID: art-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:50
     assert_eq!(status(&again), 200, "{again}");
     assert_eq!(ok.to_tag(), again.to_tag());
     assert_eq!(contact_expires(&again).len(), 1, "{again}");
+    // bob's valid digest on the same request (alice's To, Call-ID and
+    // CSeq): 403, and sent again, a replay, not alice's retransmission.
+    let c = Challenge::parse(
+        ask(&register(3, ""))
+            .headers()
+            .get(StdHeader::WwwAuthenticate)
+            .unwrap(),
+    )
+    .unwrap();
+    let bobs = digest_credentials(
+        &c,
+        &Method::Register,
+        "sip:example.test",
+        "bob",
+        "hunter2",
+        "c2",
+        1,
+    );
+    let forged = register(2, &format!("Authorization: {bobs}\r\n"));
+    assert_eq!(status(&ask(&forged)), 403);
+    let r = ask(&forged);
+    assert_eq!(status(&r), 401, "{r}");
     // Past 64*T1 (and a second, the bindings' clock): a replay.
     std::thread::sleep(Duration::from_millis(2500));
     let late = ask(&authed);
