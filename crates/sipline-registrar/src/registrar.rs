@@ -511,7 +511,6 @@ impl Registrar {
             // Answered like the first one (see `RegisterContext::stateless`):
             // the bindings as they are, none of this request's changes made
             // again (only the expired ones go, as for any request).
-            drop(working);
             let mut changes = Changes::new(ctx.bindings_only);
             let mut list = Vec::with_capacity(current.len());
             for b in current {

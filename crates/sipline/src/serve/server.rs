@@ -1457,7 +1457,6 @@ impl Server {
             self.reply_to(answer, &request, 400, None);
             return self.release(&aor);
         };
-        drop(request);
         if !outcome.changed {
             let response = outcome.response;
             self.answer(answer, response);
@@ -1528,15 +1527,10 @@ impl Server {
     }
 
     fn reply(&mut self, tx: TransactionId, code: u16, reason: Option<&str>) {
-        let Some(Message::Request(req)) = self.table.request(tx).cloned() else {
+        let Some(request) = self.table.request(tx).cloned() else {
             return;
         };
-        let status = StatusCode::new(code).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR);
-        let mut r = sipline_message::builder::response_to(&req, status, Some(&tag()));
-        if let Some(reason) = reason {
-            r.reason = reason.to_string().into();
-        }
-        self.respond(tx, Message::from(r));
+        self.reply_to(Answer::Tx(tx), &request, code, reason);
     }
 
     /// Sends a response to a REGISTER for the registrar.
@@ -1544,17 +1538,14 @@ impl Server {
         match answer {
             Answer::Tx(tx) => self.respond(tx, response),
             Answer::Direct(dest) => {
-                if !response.headers().contains(StdHeader::Server) {
-                    response
-                        .headers_mut()
-                        .push(StdHeader::Server, self.server_header.clone());
-                }
+                self.add_server_header(&mut response);
                 self.stateless.push((*dest, response.to_bytes()));
             }
         }
     }
 
-    /// `reply`, for a REGISTER for the registrar, whose request is at hand.
+    /// A response made here to a request at hand: `reply`, for a REGISTER
+    /// for the registrar whether or not it has a transaction.
     fn reply_to(&mut self, answer: Answer, request: &Message, code: u16, reason: Option<&str>) {
         let Some(req) = request.as_request() else {
             return;
@@ -1568,16 +1559,20 @@ impl Server {
         self.answer(answer, Message::from(r));
     }
 
-    fn respond(&mut self, tx: TransactionId, mut response: Message) {
-        // Ours only when it has none: a response forwarded from a UAS keeps
-        // its own, and a second Server header would make it malformed
-        // (RFC 3261 §7.3.1: only comma-separated list headers may repeat;
-        // Server is not one, §20.35, §25.1).
+    /// Our Server header, only when the response has none: a response
+    /// forwarded from a UAS keeps its own, and a second Server header would
+    /// make it malformed (RFC 3261 §7.3.1: only comma-separated list headers
+    /// may repeat; Server is not one, §20.35, §25.1).
+    fn add_server_header(&self, response: &mut Message) {
         if !response.headers().contains(StdHeader::Server) {
             response
                 .headers_mut()
                 .push(StdHeader::Server, self.server_header.clone());
         }
+    }
+
+    fn respond(&mut self, tx: TransactionId, mut response: Message) {
+        self.add_server_header(&mut response);
         if let Err(e) = self.table.respond(Instant::now(), tx, response) {
             debug!("respond on {tx:?}: {e}");
         }
