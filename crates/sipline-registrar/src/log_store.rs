@@ -127,6 +127,7 @@ pub struct LogStore {
     map: Arc<RwLock<Map>>,
     writer: Writer,
     compactions: Arc<AtomicU64>,
+    compactions_failed: Arc<AtomicU64>,
     dropped_on_open: u64,
     path: PathBuf,
     /// [`LOCK_FILE`], locked for as long as the store is open; dropped
@@ -310,6 +311,7 @@ struct LogWriter {
     map: Arc<RwLock<Map>>,
     options: LogOptions,
     compactions: Arc<AtomicU64>,
+    compactions_failed: Arc<AtomicU64>,
     /// Set when a failed batch could not be cut back off the file.
     broken: Option<String>,
     /// The compaction under way, if any.
@@ -353,6 +355,7 @@ impl LogWriter {
             map: Arc::new(RwLock::new(map)),
             options,
             compactions: Arc::new(AtomicU64::new(0)),
+            compactions_failed: Arc::new(AtomicU64::new(0)),
             broken: None,
             compaction: None,
         };
@@ -574,21 +577,7 @@ impl LogWriter {
             return;
         }
         let tmp = self.tmp_path();
-        let created = (|| {
-            // A tmp file left by a crash is stale.
-            match std::fs::remove_file(&tmp) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            let mut file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create_new(true)
-                .open(&tmp)?;
-            file.write_all(MAGIC)?;
-            Ok(file)
-        })();
-        match created {
+        match create_new_log(&tmp) {
             Ok(file) => {
                 self.compaction = Some(Compaction {
                     file,
@@ -599,16 +588,24 @@ impl LogWriter {
             // The old log stays in use; a later batch tries again.
             Err(_) => {
                 let _ = std::fs::remove_file(&tmp);
+                self.compactions_failed.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// Gives up the compaction under way: the old log stays in use, and a
-    /// later batch starts another.
+    /// Drops the compaction under way (the store closes, or stopped
+    /// writing): the old log stays in use.
     fn abandon_compaction(&mut self) {
         if self.compaction.take().is_some() {
             let _ = std::fs::remove_file(self.tmp_path());
         }
+    }
+
+    /// The compaction under way failed (its file could not be written or
+    /// renamed): counted, and given up; a later batch starts another.
+    fn fail_compaction(&mut self) {
+        self.compactions_failed.fetch_add(1, Ordering::Relaxed);
+        self.abandon_compaction();
     }
 
     /// Appends a batch's records to the new log, if a compaction is under
@@ -620,7 +617,7 @@ impl LogWriter {
         };
         match c.file.write_all(buf) {
             Ok(()) => c.len += buf.len() as u64,
-            Err(_) => self.abandon_compaction(),
+            Err(_) => self.fail_compaction(),
         }
     }
 
@@ -655,7 +652,7 @@ impl LogWriter {
             }
         });
         if written.is_err() {
-            return self.abandon_compaction();
+            return self.fail_compaction();
         }
         c.len += buf.len() as u64;
         if done {
@@ -666,8 +663,8 @@ impl LogWriter {
     /// Renames the new, synced log over the old one and appends to it from
     /// now on.
     fn switch_to_new_log(&mut self) {
-        if let Err(_e) = std::fs::rename(self.tmp_path(), &self.path) {
-            return self.abandon_compaction();
+        if std::fs::rename(self.tmp_path(), &self.path).is_err() {
+            return self.fail_compaction();
         }
         let Some(c) = self.compaction.take() else {
             return;
@@ -692,6 +689,22 @@ impl Drop for LogWriter {
     }
 }
 
+/// Creates `tmp` as a new log, open for appending, with its header only (a
+/// file left there by a crash is stale, and removed first).
+fn create_new_log(tmp: &Path) -> std::io::Result<File> {
+    match std::fs::remove_file(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(true)
+        .open(tmp)?;
+    file.write_all(MAGIC)?;
+    Ok(file)
+}
+
 /// Writes a whole log of `items` to `tmp` (a new file) and syncs it; the
 /// caller renames it over the log, so that a crash leaves either the old
 /// log or the new one, never part of it. Returns the file, open for
@@ -701,24 +714,14 @@ fn write_new_log<'a>(
     items: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> Result<(File, u64), StoreError> {
     let result = (|| -> Result<(File, u64), StoreError> {
-        let mut buf = MAGIC.to_vec();
+        let mut buf = Vec::new();
         for (aor, value) in items {
             push_record(&mut buf, aor, value)?;
         }
-        // A tmp file left by a crash is stale.
-        match std::fs::remove_file(tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(backend(e)),
-            _ => {}
-        }
-        let mut f = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(tmp)
-            .map_err(backend)?;
+        let mut f = create_new_log(tmp).map_err(backend)?;
         f.write_all(&buf).map_err(backend)?;
         f.sync_all().map_err(backend)?;
-        Ok((f, buf.len() as u64))
+        Ok((f, (MAGIC.len() + buf.len()) as u64))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(tmp);
@@ -763,6 +766,7 @@ impl LogStore {
         let (mut state, dropped_on_open) = LogWriter::open(dir, options)?;
         let map = Arc::clone(&state.map);
         let compactions = Arc::clone(&state.compactions);
+        let compactions_failed = Arc::clone(&state.compactions_failed);
         let path = state.path.clone();
         let writer = Writer::spawn("registrar-log-writer", options.mode, move |batch, c| {
             state.commit(batch, c)
@@ -771,6 +775,7 @@ impl LogStore {
             map,
             writer,
             compactions,
+            compactions_failed,
             dropped_on_open,
             path,
             _lock: lock,
@@ -827,6 +832,13 @@ impl LogStore {
     /// Compactions done since the store was opened.
     pub fn compactions(&self) -> u64 {
         self.compactions.load(Ordering::Relaxed)
+    }
+
+    /// Compactions given up since the store was opened, because the new
+    /// log could not be created, written, synced or renamed (a full disk):
+    /// the old log stayed in use, and a later batch tried again.
+    pub fn compactions_failed(&self) -> u64 {
+        self.compactions_failed.load(Ordering::Relaxed)
     }
 
     /// Sends changes to the writer without waiting (see

@@ -214,6 +214,7 @@ fn a_compaction_that_does_not_fit_leaves_the_old_log() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(s.compactions(), 0);
+    assert!(s.compactions_failed() > 0, "the failures are counted");
     let size = std::fs::metadata(s.path()).unwrap().len();
 
     std::fs::remove_file(&filler).unwrap();
