@@ -44,6 +44,10 @@ options:
   --pin              server on CPU 0 only, every SIPp on the other CPUs
                      (taskset): each server gets one whole core, and SIPp
                      never competes with it (needs 2+ CPUs)
+  --cpu-quota PCT    the server gets PCT% of one core's time, by a cgroup CPU
+                     quota (as root; period 10 ms), e.g. 50 with --pin: both
+                     servers get the same share of CPU 0 while SIPp keeps a
+                     whole core, so that a server, not SIPp, is the limit
   --kam-mem MB       Kamailio shared memory (default 512; with 256 its
                      transactions ran out of memory above ~1,600 calls/s)
   --sipline-bin P    sipline binary (default target/release/sipline)
@@ -72,6 +76,8 @@ CALL_RATES=""
 REFINE=3
 AUTH=0
 PIN=0
+CPU_QUOTA=""
+CGROUP=""
 CHILDREN=4
 KAM_MEM=512
 SIPLINE_BIN="$ROOT/target/release/sipline"
@@ -95,6 +101,7 @@ while [ $# -gt 0 ]; do
         --refine) REFINE=$2; shift ;;
         --auth) AUTH=1 ;;
         --pin) PIN=1 ;;
+        --cpu-quota) CPU_QUOTA=$2; shift ;;
         --children) CHILDREN=$2; shift ;;
         --kam-mem) KAM_MEM=$2; shift ;;
         --sipline-bin) SIPLINE_BIN=$2; shift ;;
@@ -108,7 +115,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ ${#TARGETS[@]} -gt 0 ] || { usage >&2; exit 2; }
-for n in "$JOBS" "$CHECK_CALLS" "$PAUSE_MS" "$STEP_TIME" "$REFINE" "$CHILDREN" "$KAM_MEM"; do
+for n in ${CPU_QUOTA:+"$CPU_QUOTA"} "$JOBS" "$CHECK_CALLS" "$PAUSE_MS" "$STEP_TIME" "$REFINE" "$CHILDREN" "$KAM_MEM"; do
     case "$n" in ''|*[!0-9]*) echo "run-bench.sh: '$n' is not a number" >&2; exit 2 ;; esac
 done
 [ "$JOBS" -ge 1 ] || JOBS=1
@@ -155,6 +162,7 @@ cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     PIDS=()
+    [ -n "$CGROUP" ] && rmdir "$CGROUP" 2>/dev/null
     if [ "$KEEP" = 1 ]; then
         echo "logs kept in $OUT"
     else
@@ -181,6 +189,30 @@ if [ "$PIN" = 1 ]; then
     fi
     SERVER_PIN=(taskset -c 0)
     SIPP_PIN=(taskset -c "1-$(( $(nproc) - 1 ))")
+fi
+
+# --cpu-quota: a cgroup (v2 cpu.max, or v1 cfs quota) that the server's
+# command line joins before exec'ing the server, whose processes (Kamailio's
+# workers too) then share PCT% of one core's time.
+if [ -n "$CPU_QUOTA" ]; then
+    if [ "$CPU_QUOTA" -lt 1 ] || [ "$CPU_QUOTA" -gt 100 ]; then
+        echo "--cpu-quota: PCT from 1 to 100" >&2; exit 2
+    fi
+    if [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
+        CGROUP=/sys/fs/cgroup/sipline-bench.$$
+        mkdir "$CGROUP" 2>/dev/null && echo "$((CPU_QUOTA * 100)) 10000" > "$CGROUP/cpu.max" 2>/dev/null
+    elif [ -d /sys/fs/cgroup/cpu ]; then
+        CGROUP=/sys/fs/cgroup/cpu/sipline-bench.$$
+        mkdir "$CGROUP" 2>/dev/null && echo 10000 > "$CGROUP/cpu.cfs_period_us" 2>/dev/null &&
+            echo "$((CPU_QUOTA * 100))" > "$CGROUP/cpu.cfs_quota_us" 2>/dev/null
+    else
+        false
+    fi || {
+        echo "--cpu-quota needs a writable cgroup CPU controller (as root)" >&2
+        [ -n "$CGROUP" ] && rmdir "$CGROUP" 2>/dev/null
+        exit 2
+    }
+    SERVER_PIN=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CGROUP" "${SERVER_PIN[@]}")
 fi
 
 # ---------------------------------------------------------------- helpers
@@ -706,7 +738,7 @@ run_target() {
 }
 
 # ---------------------------------------------------------------- main
-log "bench dir $OUT; $(nproc) cores; $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1); users $USERS; -j $JOBS; auth $([ $AUTH = 1 ] && echo on || echo off)$([ $PIN = 1 ] && echo "; pinned: server on CPU 0, SIPp on the others")"
+log "bench dir $OUT; $(nproc) cores; $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1); users $USERS; -j $JOBS; auth $([ $AUTH = 1 ] && echo on || echo off)$([ $PIN = 1 ] && echo "; pinned: server on CPU 0, SIPp on the others")${CPU_QUOTA:+; server CPU quota $CPU_QUOTA% of a core}"
 write_users
 status=0
 for t in "${TARGETS[@]}"; do
@@ -717,7 +749,7 @@ done
 # ---------------------------------------------------------------- report
 {
 echo
-echo "=== results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), -j $JOBS, pause ${PAUSE_MS} ms, auth $([ $AUTH = 1 ] && echo on || echo off)$([ $PIN = 1 ] && echo ", pinned")) ==="
+echo "=== results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), -j $JOBS, pause ${PAUSE_MS} ms, auth $([ $AUTH = 1 ] && echo on || echo off)$([ $PIN = 1 ] && echo ", pinned")${CPU_QUOTA:+, server quota $CPU_QUOTA%}) ==="
 if [ "$QUICK" = 1 ]; then
     printf '%-9s | %-8s | %-14s | %-14s\n' target check REGISTER calls
     printf '%-9s-+-%-8s-+-%-14s-+-%-14s\n' --------- -------- -------------- --------------
