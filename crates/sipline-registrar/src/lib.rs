@@ -58,7 +58,8 @@ pub use redb_store::{
     CommitMode, CommitStats, EncodedBindings, PendingApply, RedbStore, DB_FILE, DEFAULT_WINDOW,
 };
 pub use registrar::{
-    to_tag_for, NotRegister, RegisterContext, RegisterOutcome, Registrar, RegistrarConfig,
+    request_key, to_tag_for, to_tag_of, NotRegister, RegisterContext, RegisterOutcome, Registrar,
+    RegistrarConfig,
 };
 pub use store::{LocationStore, StoreError};
 

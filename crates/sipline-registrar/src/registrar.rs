@@ -625,13 +625,26 @@ impl Registrar {
 /// retransmission answered again gets the same tag; and the key keeps
 /// tags from being guessed (§19.3 wants them random).
 pub fn to_tag_for(request: &Message) -> String {
+    to_tag_of(request_key(request))
+}
+
+/// The To tag [`to_tag_for`] gives a request whose [`request_key`] is `key`.
+pub fn to_tag_of(key: u64) -> String {
+    format!("{:012x}", key & 0xffff_ffff_ffff)
+}
+
+/// A keyed hash (the key drawn once per process) of what makes a REGISTER
+/// the same request to a registrar without a transaction: its Call-ID,
+/// CSeq number and From tag. A retransmission has the same key; another
+/// request of the client's has another, but for a chance of 2^-64.
+pub fn request_key(request: &Message) -> u64 {
     static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
     let mut h = KEY.get_or_init(Default::default).build_hasher();
     request.call_id().hash(&mut h);
     request.cseq().ok().map(|c| c.seq).hash(&mut h);
     request.from_tag().hash(&mut h);
-    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+    h.finish()
 }
 
 /// The Date header value for `now` (Unix seconds): [`http_date`], made once

@@ -424,6 +424,70 @@ Call-ID: art-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:50
     );
 }
 
+/// Copies of an authenticated REGISTER that arrive while it is still being
+/// stored (the durable default store: its 200 waits for the commit) are
+/// dropped, as its transaction would have absorbed them (RFC 3261
+/// §17.2.2): the client gets the 200 of the first. Before, each copy was
+/// checked again, found a replay of the nonce count whose binding was not
+/// yet written, and got 401 stale=true ahead of the first's 200. Copies
+/// that arrive after the commit get the same 200 again; so whichever way
+/// the race goes, every answer is that 200.
+#[test]
+fn register_copies_while_it_is_stored_are_absorbed() {
+    let options = ServeOptions::new("registrar-absorb");
+    let data = options.data_dir();
+    let server = options
+        .args([
+            "--listen",
+            "udp:127.0.0.1:0",
+            "--domain",
+            "example.test",
+            "--user",
+            "alice:secret",
+            "--data-dir",
+        ])
+        .args([data])
+        .start();
+    let s = udp_socket(Duration::from_secs(5));
+    let l = s.local_addr().unwrap();
+    let register = |cseq: u32, extra: &str| {
+        format!(
+            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKabs{cseq};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\nFrom: <sip:alice@example.test>;tag=a1\r\n\
+Call-ID: absorb-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:5070>\r\n{extra}Content-Length: 0\r\n\r\n"
+        )
+    };
+    s.send_to(register(1, "").as_bytes(), server.udp()).unwrap();
+    let first = support::recv(&s).expect("a challenge");
+    assert_eq!(status(&first), 401, "{first}");
+    let c = Challenge::parse(first.headers().get(StdHeader::WwwAuthenticate).unwrap()).unwrap();
+    let creds = digest_credentials(
+        &c,
+        &Method::Register,
+        "sip:example.test",
+        "alice",
+        "secret",
+        "c1",
+        1,
+    );
+    let authed = register(2, &format!("Authorization: {creds}\r\n"));
+    for _ in 0..3 {
+        s.send_to(authed.as_bytes(), server.udp()).unwrap();
+    }
+    s.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut answers = Vec::new();
+    while let Some(m) = support::recv(&s) {
+        answers.push(m);
+        assert!(answers.len() <= 3, "more answers than requests");
+    }
+    assert!(!answers.is_empty(), "no answer");
+    for a in &answers {
+        assert_eq!(status(a), 200, "{a}");
+        assert_eq!(a.to_tag(), answers[0].to_tag());
+    }
+}
+
 /// Durability with several threads: 60 addresses of record, each with two
 /// bindings registered at once from two Call-IDs (so the second REGISTER
 /// waits for the first's commit on the AOR's thread), all answered 200

@@ -72,6 +72,17 @@ struct Queued {
     answer: Answer,
     request: Message,
     source: Source,
+    /// [`sipline_registrar::request_key`], for a REGISTER without a transaction
+    key: Option<u64>,
+}
+
+/// An AOR whose REGISTER is being processed (its bindings being stored),
+/// and the REGISTERs of the AOR waiting for it, in order.
+struct Busy {
+    /// [`sipline_registrar::request_key`] of the one being processed, for
+    /// a REGISTER without a transaction
+    key: Option<u64>,
+    queue: VecDeque<Queued>,
 }
 
 /// One message-handling thread's state (a shard): its own transaction
@@ -98,7 +109,7 @@ struct Server {
     /// Our own addresses: a URI naming one of them names this server.
     local: Vec<SocketAddr>,
     done_tx: mpsc::UnboundedSender<Done>,
-    busy: HashMap<String, VecDeque<Queued>>,
+    busy: HashMap<String, Busy>,
     /// The unexpired bindings of each AOR as last committed (or read): the
     /// registrar and the proxy read these instead of the store; the store
     /// is written through on every change and read only on a miss.
@@ -1343,6 +1354,27 @@ impl Server {
     }
 
     fn register(&mut self, answer: Answer, request: Message, to: &NameAddr, source: Source) {
+        // §10.3 step 5 (the transport checked To)
+        let aor = sipline_registrar::canonical_aor(&to.uri);
+        // A retransmission of a REGISTER without a transaction that is still
+        // being processed (or waits behind another of its AOR) is dropped,
+        // as its transaction would have absorbed it (RFC 3261 §17.2.2,
+        // Trying): its response is on its way. Answered, it would cost as
+        // much as the first, just when the store is slow and clients
+        // retransmit; with digest authentication its reused nonce count
+        // would even get a 401 stale before the first's 200.
+        let key = match (&answer, self.busy.get(&aor)) {
+            (Answer::Direct(_), Some(busy)) => {
+                let key = sipline_registrar::request_key(&request);
+                if busy.key == Some(key) || busy.queue.iter().any(|q| q.key == Some(key)) {
+                    debug!("REGISTER of {aor} retransmitted while in progress: dropped");
+                    return;
+                }
+                Some(key)
+            }
+            (Answer::Direct(_), None) => Some(sipline_registrar::request_key(&request)),
+            (Answer::Tx(_), _) => None,
+        };
         // RFC 3261 §10.3 steps 3-4 (RFC 3261 §22.4): every REGISTER is
         // authenticated when users are configured, and one may register
         // only its own address of record.
@@ -1376,18 +1408,18 @@ impl Server {
                 }
             }
         }
-        // §10.3 step 5 (the transport checked To)
-        let aor = sipline_registrar::canonical_aor(&to.uri);
-        if let Some(queue) = self.busy.get_mut(&aor) {
-            queue.push_back(Queued {
+        if let Some(busy) = self.busy.get_mut(&aor) {
+            busy.queue.push_back(Queued {
                 answer,
                 request,
                 source,
+                key,
             });
             return;
         }
-        self.busy.insert(aor.clone(), VecDeque::new());
-        self.process_register(answer, request, source, aor);
+        let queue = VecDeque::new();
+        self.busy.insert(aor.clone(), Busy { key, queue });
+        self.process_register(answer, request, source, aor, key);
     }
 
     /// Whether a REGISTER without a transaction, authenticated as
@@ -1425,7 +1457,16 @@ impl Server {
         })
     }
 
-    fn process_register(&mut self, answer: Answer, request: Message, source: Source, aor: String) {
+    /// `key`: [`sipline_registrar::request_key`] of a REGISTER without a
+    /// transaction, whose To tag it gives.
+    fn process_register(
+        &mut self,
+        answer: Answer,
+        request: Message,
+        source: Source,
+        aor: String,
+        key: Option<u64>,
+    ) {
         if let (false, Some(store)) = (self.bindings.contains(&aor), &self.store) {
             match store.get(&aor) {
                 Ok(b) => self.bindings.insert(aor.clone(), b),
@@ -1438,7 +1479,9 @@ impl Server {
         }
         let ctx = RegisterContext {
             source: Some(Arc::new(source)),
-            to_tag: answer_tag(&answer, None),
+            to_tag: key
+                .map(sipline_registrar::to_tag_of)
+                .or_else(|| answer_tag(&answer, None)),
             // The store takes the whole list (below), never the changes.
             bindings_only: true,
             // lent to the registrar, which need not parse To again
@@ -1502,9 +1545,14 @@ impl Server {
 
     /// The AOR's REGISTER is done: start the next one waiting for it.
     fn release(&mut self, aor: &str) {
-        let next = self.busy.get_mut(aor).and_then(VecDeque::pop_front);
-        match next {
-            Some(q) => self.process_register(q.answer, q.request, q.source, aor.to_string()),
+        let Some(busy) = self.busy.get_mut(aor) else {
+            return;
+        };
+        match busy.queue.pop_front() {
+            Some(q) => {
+                busy.key = q.key;
+                self.process_register(q.answer, q.request, q.source, aor.to_string(), q.key)
+            }
             None => {
                 self.busy.remove(aor);
             }
