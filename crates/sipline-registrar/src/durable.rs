@@ -46,6 +46,16 @@ impl DurableStore {
         }
     }
 
+    /// Compactions of the log given up so far (a full disk), and why the
+    /// last one was: see [`LogStore::compactions_failed`]. None for redb,
+    /// which does not compact.
+    pub fn compaction_failures(&self) -> (u64, Option<String>) {
+        match self {
+            Self::Redb(_) => (0, None),
+            Self::Log(s) => (s.compactions_failed(), s.last_compaction_error()),
+        }
+    }
+
     /// Commits and applies acknowledged so far.
     pub fn stats(&self) -> CommitStats {
         match self {

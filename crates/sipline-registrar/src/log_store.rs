@@ -68,7 +68,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 /// The log file inside the data directory.
 pub const LOG_FILE: &str = "bindings.log";
@@ -128,6 +128,7 @@ pub struct LogStore {
     writer: Writer,
     compactions: Arc<AtomicU64>,
     compactions_failed: Arc<AtomicU64>,
+    compaction_error: Arc<Mutex<Option<String>>>,
     dropped_on_open: u64,
     path: PathBuf,
     /// [`LOCK_FILE`], locked for as long as the store is open; dropped
@@ -312,6 +313,8 @@ struct LogWriter {
     options: LogOptions,
     compactions: Arc<AtomicU64>,
     compactions_failed: Arc<AtomicU64>,
+    /// Why the last compaction given up was (its I/O error).
+    compaction_error: Arc<Mutex<Option<String>>>,
     /// Set when a failed batch could not be cut back off the file.
     broken: Option<String>,
     /// The compaction under way, if any.
@@ -356,6 +359,7 @@ impl LogWriter {
             options,
             compactions: Arc::new(AtomicU64::new(0)),
             compactions_failed: Arc::new(AtomicU64::new(0)),
+            compaction_error: Arc::new(Mutex::new(None)),
             broken: None,
             compaction: None,
         };
@@ -586,9 +590,9 @@ impl LogWriter {
                 })
             }
             // The old log stays in use; a later batch tries again.
-            Err(_) => {
+            Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                self.compactions_failed.fetch_add(1, Ordering::Relaxed);
+                self.count_compaction_failure(&tmp, e);
             }
         }
     }
@@ -603,9 +607,20 @@ impl LogWriter {
 
     /// The compaction under way failed (its file could not be written or
     /// renamed): counted, and given up; a later batch starts another.
-    fn fail_compaction(&mut self) {
-        self.compactions_failed.fetch_add(1, Ordering::Relaxed);
+    fn fail_compaction(&mut self, e: std::io::Error) {
+        self.count_compaction_failure(&self.tmp_path(), e);
         self.abandon_compaction();
+    }
+
+    /// A compaction given up: counted, and why kept for
+    /// [`LogStore::last_compaction_error`].
+    fn count_compaction_failure(&self, file: &Path, e: std::io::Error) {
+        self.compactions_failed.fetch_add(1, Ordering::Relaxed);
+        let why = format!("{}: {e}", file.display());
+        *self
+            .compaction_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
     }
 
     /// Appends a batch's records to the new log, if a compaction is under
@@ -617,7 +632,7 @@ impl LogWriter {
         };
         match c.file.write_all(buf) {
             Ok(()) => c.len += buf.len() as u64,
-            Err(_) => self.fail_compaction(),
+            Err(e) => self.fail_compaction(e),
         }
     }
 
@@ -651,8 +666,8 @@ impl LogWriter {
                 c.file.sync_data()
             }
         });
-        if written.is_err() {
-            return self.fail_compaction();
+        if let Err(e) = written {
+            return self.fail_compaction(e);
         }
         c.len += buf.len() as u64;
         if done {
@@ -663,8 +678,8 @@ impl LogWriter {
     /// Renames the new, synced log over the old one and appends to it from
     /// now on.
     fn switch_to_new_log(&mut self) {
-        if std::fs::rename(self.tmp_path(), &self.path).is_err() {
-            return self.fail_compaction();
+        if let Err(e) = std::fs::rename(self.tmp_path(), &self.path) {
+            return self.fail_compaction(e);
         }
         let Some(c) = self.compaction.take() else {
             return;
@@ -767,6 +782,7 @@ impl LogStore {
         let map = Arc::clone(&state.map);
         let compactions = Arc::clone(&state.compactions);
         let compactions_failed = Arc::clone(&state.compactions_failed);
+        let compaction_error = Arc::clone(&state.compaction_error);
         let path = state.path.clone();
         let writer = Writer::spawn("registrar-log-writer", options.mode, move |batch, c| {
             state.commit(batch, c)
@@ -776,6 +792,7 @@ impl LogStore {
             writer,
             compactions,
             compactions_failed,
+            compaction_error,
             dropped_on_open,
             path,
             _lock: lock,
@@ -839,6 +856,16 @@ impl LogStore {
     /// the old log stayed in use, and a later batch tried again.
     pub fn compactions_failed(&self) -> u64 {
         self.compactions_failed.load(Ordering::Relaxed)
+    }
+
+    /// Why the last compaction counted in
+    /// [`LogStore::compactions_failed`] was given up: the file and its I/O
+    /// error (e.g. "No space left on device").
+    pub fn last_compaction_error(&self) -> Option<String> {
+        self.compaction_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Sends changes to the writer without waiting (see

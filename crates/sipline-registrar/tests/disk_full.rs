@@ -215,6 +215,12 @@ fn a_compaction_that_does_not_fit_leaves_the_old_log() {
     }
     assert_eq!(s.compactions(), 0);
     assert!(s.compactions_failed() > 0, "the failures are counted");
+    // ... with why, for the server's warning
+    let why = s.last_compaction_error().expect("the last failure's error");
+    assert!(
+        why.contains("bindings.log.tmp") && why.contains("No space left"),
+        "{why}"
+    );
     let size = std::fs::metadata(s.path()).unwrap().len();
 
     std::fs::remove_file(&filler).unwrap();

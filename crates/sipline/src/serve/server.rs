@@ -102,6 +102,8 @@ struct Server {
     /// The durable location store (redb or the log); `None` with
     /// `registrar.store = "memory"`, where `bindings` is the store.
     store: Option<Arc<DurableStore>>,
+    /// Compactions of the store's log given up, as last said (shard 0).
+    compactions_failed_seen: u64,
     /// Digest nonces and their counts (replay detection) are one state for
     /// every shard: a client's next request may land on another.
     auth: Option<Arc<Mutex<DigestServer>>>,
@@ -453,6 +455,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), String> {
             layer: layer.clone(),
             registrar,
             store: store.clone(),
+            compactions_failed_seen: 0,
             auth: auth.clone(),
             users: users.clone(),
             done_tx,
@@ -626,6 +629,17 @@ impl Server {
         let Some(store) = self.store.clone() else {
             return;
         };
+        // A compaction given up (a full disk) leaves the old log in use,
+        // growing, and is tried again: said once for each new failure.
+        let (failed, why) = store.compaction_failures();
+        if failed > self.compactions_failed_seen {
+            self.compactions_failed_seen = failed;
+            let why = why.unwrap_or_default();
+            warn!(
+                "the location store's log could not be compacted ({failed} times since start; last: {why}); \
+                 it keeps every binding and grows until a compaction succeeds"
+            );
+        }
         // The store's purge scans every binding in a write transaction and
         // waits for its commit: off this thread, which keeps handling
         // messages meanwhile.
