@@ -332,6 +332,33 @@ Call-ID: rtx-dave\r\nCSeq: {cseq} REGISTER\r\n{contact}Expires: 600\r\nContent-L
     }
 }
 
+/// A REGISTER of alice@example.test from `local`, in Call-ID `call_id`
+/// (and a branch made of it and `cseq`), with `extra` header lines.
+fn alice_register(local: SocketAddr, call_id: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{call_id}{cseq};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\nFrom: <sip:alice@example.test>;tag=a1\r\n\
+Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:5070>\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The Authorization header line of `user` answering the challenge of the
+/// 401 `r` for a REGISTER to sip:example.test (nonce count 1).
+fn authorization(r: &Message, user: &str, password: &str, cnonce: &str) -> String {
+    assert_eq!(status(r), 401, "{r}");
+    let c = Challenge::parse(r.headers().get(StdHeader::WwwAuthenticate).unwrap()).unwrap();
+    let creds = digest_credentials(
+        &c,
+        &Method::Register,
+        "sip:example.test",
+        user,
+        password,
+        cnonce,
+        1,
+    );
+    format!("Authorization: {creds}\r\n")
+}
+
 /// With digest authentication, a retransmission of an authenticated
 /// REGISTER reuses its nonce count, which the digest check takes for a
 /// replay (stale). Without a transaction to absorb it, the server answers
@@ -360,30 +387,15 @@ fn an_authenticated_register_retransmission_is_answered_like_the_first() {
         .start();
     let s = udp_socket(Duration::from_secs(5));
     let l = s.local_addr().unwrap();
-    let register = |cseq: u32, extra: &str| {
-        format!(
-            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKart{cseq};rport\r\n\
-Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\nFrom: <sip:alice@example.test>;tag=a1\r\n\
-Call-ID: art-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:5070>\r\n{extra}Content-Length: 0\r\n\r\n"
-        )
-    };
+    let register = |cseq: u32, extra: &str| alice_register(l, "art-alice", cseq, extra);
     let ask = |text: &str| {
         s.send_to(text.as_bytes(), server.udp()).unwrap();
         support::recv(&s).expect("an answer")
     };
-    let first = ask(&register(1, ""));
-    assert_eq!(status(&first), 401, "{first}");
-    let c = Challenge::parse(first.headers().get(StdHeader::WwwAuthenticate).unwrap()).unwrap();
-    let creds = digest_credentials(
-        &c,
-        &Method::Register,
-        "sip:example.test",
-        "alice",
-        "secret",
-        "c1",
-        1,
+    let authed = register(
+        2,
+        &authorization(&ask(&register(1, "")), "alice", "secret", "c1"),
     );
-    let authed = register(2, &format!("Authorization: {creds}\r\n"));
     let ok = ask(&authed);
     assert_eq!(status(&ok), 200, "{ok}");
     let again = ask(&authed);
@@ -392,23 +404,8 @@ Call-ID: art-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:50
     assert_eq!(contact_expires(&again).len(), 1, "{again}");
     // bob's valid digest on the same request (alice's To, Call-ID and
     // CSeq): 403, and sent again, a replay, not alice's retransmission.
-    let c = Challenge::parse(
-        ask(&register(3, ""))
-            .headers()
-            .get(StdHeader::WwwAuthenticate)
-            .unwrap(),
-    )
-    .unwrap();
-    let bobs = digest_credentials(
-        &c,
-        &Method::Register,
-        "sip:example.test",
-        "bob",
-        "hunter2",
-        "c2",
-        1,
-    );
-    let forged = register(2, &format!("Authorization: {bobs}\r\n"));
+    let bobs = authorization(&ask(&register(3, "")), "bob", "hunter2", "c2");
+    let forged = register(2, &bobs);
     assert_eq!(status(&ask(&forged)), 403);
     let r = ask(&forged);
     assert_eq!(status(&r), 401, "{r}");
@@ -434,43 +431,13 @@ Call-ID: art-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:50
 /// the race goes, every answer is that 200.
 #[test]
 fn register_copies_while_it_is_stored_are_absorbed() {
-    let options = ServeOptions::new("registrar-absorb");
-    let data = options.data_dir();
-    let server = options
-        .args([
-            "--listen",
-            "udp:127.0.0.1:0",
-            "--domain",
-            "example.test",
-            "--user",
-            "alice:secret",
-            "--data-dir",
-        ])
-        .args([data])
-        .start();
+    let server = start(ServeOptions::new("registrar-absorb"), 0);
     let s = udp_socket(Duration::from_secs(5));
     let l = s.local_addr().unwrap();
-    let register = |cseq: u32, extra: &str| {
-        format!(
-            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKabs{cseq};rport\r\n\
-Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\nFrom: <sip:alice@example.test>;tag=a1\r\n\
-Call-ID: absorb-alice\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:alice@192.0.2.10:5070>\r\n{extra}Content-Length: 0\r\n\r\n"
-        )
-    };
+    let register = |cseq: u32, extra: &str| alice_register(l, "absorb-alice", cseq, extra);
     s.send_to(register(1, "").as_bytes(), server.udp()).unwrap();
     let first = support::recv(&s).expect("a challenge");
-    assert_eq!(status(&first), 401, "{first}");
-    let c = Challenge::parse(first.headers().get(StdHeader::WwwAuthenticate).unwrap()).unwrap();
-    let creds = digest_credentials(
-        &c,
-        &Method::Register,
-        "sip:example.test",
-        "alice",
-        "secret",
-        "c1",
-        1,
-    );
-    let authed = register(2, &format!("Authorization: {creds}\r\n"));
+    let authed = register(2, &authorization(&first, "alice", "secret", "c1"));
     for _ in 0..3 {
         s.send_to(authed.as_bytes(), server.udp()).unwrap();
     }
