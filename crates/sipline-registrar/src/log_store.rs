@@ -340,7 +340,7 @@ impl LogWriter {
         let (file, map, dropped) = open_log(dir, &path)?;
         // A compaction cut short by a crash: never read, and as large as
         // the live data.
-        let tmp = path.with_extension("log.tmp");
+        let tmp = tmp_log_path(&path);
         match std::fs::remove_file(&tmp) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Backend(format!("{}: {e}", tmp.display())))
@@ -568,7 +568,7 @@ impl LogWriter {
     }
 
     fn tmp_path(&self) -> PathBuf {
-        self.path.with_extension("log.tmp")
+        tmp_log_path(&self.path)
     }
 
     /// Starts a compaction when the log has grown past the thresholds.
@@ -697,6 +697,11 @@ impl LogWriter {
     }
 }
 
+/// The new log of a compaction beside the log at `path`: `bindings.log.tmp`.
+fn tmp_log_path(path: &Path) -> PathBuf {
+    path.with_extension("log.tmp")
+}
+
 impl Drop for LogWriter {
     /// A compaction cut short by closing the store leaves no tmp file.
     fn drop(&mut self) {
@@ -820,7 +825,7 @@ impl LogStore {
                 .map_err(|e| StoreError::Backend(format!("importing {}: {e}", db.display())))?;
             imported = items.len();
             let refs = items.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
-            let tmp = log.with_extension("log.tmp");
+            let tmp = tmp_log_path(&log);
             write_new_log(&tmp, refs)?;
             if let Err(e) = std::fs::rename(&tmp, &log) {
                 let _ = std::fs::remove_file(&tmp);

@@ -15,10 +15,17 @@ use support::{digest_credentials, status, udp_socket};
 /// `port` (0: any) of 127.0.0.1 and its location store in the data
 /// directory of `options`.
 fn start(options: ServeOptions, port: u16) -> Serve {
+    start_with(options, port, "")
+}
+
+/// [`start`] with more configuration (TOML sections other than `[auth]`).
+fn start_with(options: ServeOptions, port: u16, config: &str) -> Serve {
     let data = options.data_dir();
     // RFC 8760 order: SHA-256 first, MD5 for older clients
     options
-        .config("[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n")
+        .config(format!(
+            "[auth]\nalgorithms = [\"SHA-256\", \"MD5\"]\n{config}"
+        ))
         .args([
             "--listen",
             &format!("udp:127.0.0.1:{port}"),
@@ -368,23 +375,11 @@ fn authorization(r: &Message, user: &str, password: &str, cnonce: &str) -> Strin
 /// replay does.
 #[test]
 fn an_authenticated_register_retransmission_is_answered_like_the_first() {
-    let options = ServeOptions::new("registrar-auth-retransmission");
-    let data = options.data_dir();
-    let server = options
-        .config("[timers]\nt1_ms = 20\n[registrar]\nstore = \"memory\"\n")
-        .args([
-            "--listen",
-            "udp:127.0.0.1:0",
-            "--domain",
-            "example.test",
-            "--user",
-            "alice:secret",
-            "--user",
-            "bob:hunter2",
-            "--data-dir",
-        ])
-        .args([data])
-        .start();
+    let server = start_with(
+        ServeOptions::new("registrar-auth-retransmission"),
+        0,
+        "[timers]\nt1_ms = 20\n[registrar]\nstore = \"memory\"\n",
+    );
     let s = udp_socket(Duration::from_secs(5));
     let l = s.local_addr().unwrap();
     let register = |cseq: u32, extra: &str| alice_register(l, "art-alice", cseq, extra);

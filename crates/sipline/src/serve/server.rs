@@ -42,8 +42,31 @@ enum Answer {
     Tx(TransactionId),
     /// Straight to the transport, without a transaction: a stateless UAS
     /// (RFC 3261 §8.2.7), whose registrar takes a retransmission for what
-    /// it is (`RegisterContext::stateless`). `registrar.stateless`.
-    Direct(Box<Destination>),
+    /// it is (`RegisterContext::stateless`). `registrar.stateless`. `key`:
+    /// the request's [`sipline_registrar::request_key`], which a
+    /// retransmission shares and which gives the To tag.
+    Direct { dest: Box<Destination>, key: u64 },
+}
+
+impl Answer {
+    /// The request's key, for a REGISTER without a transaction.
+    fn key(&self) -> Option<u64> {
+        match self {
+            Answer::Tx(_) => None,
+            Answer::Direct { key, .. } => Some(*key),
+        }
+    }
+
+    /// The To tag of a response: random with a transaction, which keeps
+    /// the response for retransmissions; without one, derived from the
+    /// request, so that a retransmission answered again gets the same one
+    /// (RFC 3261 §8.2.7).
+    fn to_tag(&self) -> String {
+        match self {
+            Answer::Tx(_) => tag(),
+            Answer::Direct { key, .. } => sipline_registrar::to_tag_of(*key),
+        }
+    }
 }
 
 /// Work finished in the background, reported back to the driver.
@@ -72,15 +95,12 @@ struct Queued {
     answer: Answer,
     request: Message,
     source: Source,
-    /// [`sipline_registrar::request_key`], for a REGISTER without a transaction
-    key: Option<u64>,
 }
 
 /// An AOR whose REGISTER is being processed (its bindings being stored),
 /// and the REGISTERs of the AOR waiting for it, in order.
 struct Busy {
-    /// [`sipline_registrar::request_key`] of the one being processed, for
-    /// a REGISTER without a transaction
+    /// [`Answer::key`] of the one being processed
     key: Option<u64>,
     queue: VecDeque<Queued>,
 }
@@ -1044,7 +1064,10 @@ impl Server {
                 .is_some_and(|r| r.method == Method::Register && self.is_for_us(&r.uri))
         {
             // Without a server transaction (`Answer::Direct`).
-            let answer = Answer::Direct(Box::new(dest));
+            let answer = Answer::Direct {
+                dest: Box::new(dest),
+                key: sipline_registrar::request_key(&inc.message),
+            };
             if self.shutting_down.is_some() {
                 return self.reply_to(answer, &inc.message, 503, Some("Shutting Down"));
             }
@@ -1377,18 +1400,12 @@ impl Server {
         // much as the first, just when the store is slow and clients
         // retransmit; with digest authentication its reused nonce count
         // would even get a 401 stale before the first's 200.
-        let key = match (&answer, self.busy.get(&aor)) {
-            (Answer::Direct(_), Some(busy)) => {
-                let key = sipline_registrar::request_key(&request);
-                if busy.key == Some(key) || busy.queue.iter().any(|q| q.key == Some(key)) {
-                    debug!("REGISTER of {aor} retransmitted while in progress: dropped");
-                    return;
-                }
-                Some(key)
+        if let (Some(key), Some(busy)) = (answer.key(), self.busy.get(&aor)) {
+            if busy.key == Some(key) || busy.queue.iter().any(|q| q.answer.key() == Some(key)) {
+                debug!("REGISTER of {aor} retransmitted while in progress: dropped");
+                return;
             }
-            (Answer::Direct(_), None) => Some(sipline_registrar::request_key(&request)),
-            (Answer::Tx(_), _) => None,
-        };
+        }
         // RFC 3261 §10.3 steps 3-4 (RFC 3261 §22.4): every REGISTER is
         // authenticated when users are configured, and one may register
         // only its own address of record.
@@ -1405,7 +1422,7 @@ impl Server {
                 Some(Verdict::Stale {
                     replayed: true,
                     username,
-                }) if self.is_recent_retransmission(&answer, &request, to, &username) => {}
+                }) if self.is_recent_retransmission(&answer, &request, to, &aor, &username) => {}
                 Some(Verdict::Stale { .. }) => return self.challenge(answer, &request, true),
                 // Unknown users and wrong passwords get the same answer.
                 Some(Verdict::Rejected) => return self.reply_to(answer, &request, 403, None),
@@ -1427,13 +1444,13 @@ impl Server {
                 answer,
                 request,
                 source,
-                key,
             });
             return;
         }
+        let key = answer.key();
         let queue = VecDeque::new();
         self.busy.insert(aor.clone(), Busy { key, queue });
-        self.process_register(answer, request, source, aor, key);
+        self.process_register(answer, request, source, aor);
     }
 
     /// Whether a REGISTER without a transaction, authenticated as
@@ -1448,9 +1465,10 @@ impl Server {
         answer: &Answer,
         request: &Message,
         to: &NameAddr,
+        aor: &str,
         username: &str,
     ) -> bool {
-        let (Answer::Direct(_), Some(call_id), Ok(cseq)) =
+        let (Answer::Direct { .. }, Some(call_id), Ok(cseq)) =
             (answer, request.call_id(), request.cseq())
         else {
             return false;
@@ -1461,8 +1479,7 @@ impl Server {
         }
         let window = (self.cfg.t1 * 64).as_secs().max(1);
         let now = sipline_registrar::unix_now();
-        let aor = sipline_registrar::canonical_aor(&to.uri);
-        self.bindings.with(&aor, |list| {
+        self.bindings.with(aor, |list| {
             list.iter().any(|b| {
                 b.call_id == call_id.trim()
                     && b.cseq == cseq.seq
@@ -1471,16 +1488,7 @@ impl Server {
         })
     }
 
-    /// `key`: [`sipline_registrar::request_key`] of a REGISTER without a
-    /// transaction, whose To tag it gives.
-    fn process_register(
-        &mut self,
-        answer: Answer,
-        request: Message,
-        source: Source,
-        aor: String,
-        key: Option<u64>,
-    ) {
+    fn process_register(&mut self, answer: Answer, request: Message, source: Source, aor: String) {
         if let (false, Some(store)) = (self.bindings.contains(&aor), &self.store) {
             match store.get(&aor) {
                 Ok(b) => self.bindings.insert(aor.clone(), b),
@@ -1493,15 +1501,13 @@ impl Server {
         }
         let ctx = RegisterContext {
             source: Some(Arc::new(source)),
-            to_tag: key
-                .map(sipline_registrar::to_tag_of)
-                .or_else(|| answer_tag(&answer, None)),
+            to_tag: Some(answer.to_tag()),
             // The store takes the whole list (below), never the changes.
             bindings_only: true,
             // lent to the registrar, which need not parse To again
             aor: Some(aor),
             // no transaction absorbs retransmissions
-            stateless: matches!(answer, Answer::Direct(_)),
+            stateless: matches!(answer, Answer::Direct { .. }),
         };
         let now = sipline_registrar::unix_now();
         let registrar = &self.registrar;
@@ -1564,8 +1570,8 @@ impl Server {
         };
         match busy.queue.pop_front() {
             Some(q) => {
-                busy.key = q.key;
-                self.process_register(q.answer, q.request, q.source, aor.to_string(), q.key)
+                busy.key = q.answer.key();
+                self.process_register(q.answer, q.request, q.source, aor.to_string())
             }
             None => {
                 self.busy.remove(aor);
@@ -1578,7 +1584,7 @@ impl Server {
         let Some(req) = request.as_request() else {
             return;
         };
-        let to_tag = answer_tag(&answer, Some(request)).unwrap_or_default();
+        let to_tag = answer.to_tag();
         let mut r =
             sipline_message::builder::response_to(req, StatusCode::UNAUTHORIZED, Some(&to_tag));
         let challenges = lock(auth).challenge(SystemTime::now(), stale);
@@ -1599,7 +1605,7 @@ impl Server {
     fn answer(&mut self, answer: Answer, mut response: Message) {
         match answer {
             Answer::Tx(tx) => self.respond(tx, response),
-            Answer::Direct(dest) => {
+            Answer::Direct { dest, .. } => {
                 self.add_server_header(&mut response);
                 self.stateless.push((*dest, response.to_bytes()));
             }
@@ -1613,7 +1619,7 @@ impl Server {
             return;
         };
         let status = StatusCode::new(code).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR);
-        let to_tag = answer_tag(&answer, Some(request)).unwrap_or_default();
+        let to_tag = answer.to_tag();
         let mut r = sipline_message::builder::response_to(req, status, Some(&to_tag));
         if let Some(reason) = reason {
             r.reason = reason.to_string().into();
@@ -2070,18 +2076,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A To tag: 64 random bits (RFC 3261 §19.3).
 fn tag() -> String {
     crate::client::random_token(8)
-}
-
-/// The To tag of a response to a REGISTER for the registrar: random with a
-/// transaction, which keeps the response for retransmissions; without one,
-/// derived from the request, so that a retransmission answered again gets
-/// the same one (RFC 3261 §8.2.7). `None` without the request: the
-/// registrar derives it.
-fn answer_tag(answer: &Answer, request: Option<&Message>) -> Option<String> {
-    match answer {
-        Answer::Tx(_) => Some(tag()),
-        Answer::Direct(_) => request.map(sipline_registrar::to_tag_for),
-    }
 }
 
 #[cfg(test)]
