@@ -339,6 +339,67 @@ Call-ID: rtx-dave\r\nCSeq: {cseq} REGISTER\r\n{contact}Expires: 600\r\nContent-L
     }
 }
 
+/// A REGISTER whose bindings cannot be stored (the data directory's file
+/// system is full) gets a 500 "Location store failure" instead of its 200,
+/// made from the 200 that was to go (RFC 3261 §8.2.6.2): the request's Via,
+/// From, Call-ID and CSeq, the To with the 200's tag, and no Contact. With
+/// a server transaction and without one (`registrar.stateless`, where the
+/// 200 waits for the commit as bytes, and the 500 is made from them). Once
+/// there is room again, the same REGISTER is stored and gets its 200.
+#[test]
+fn a_register_the_store_cannot_write_gets_a_500() {
+    for stateless in [true, false] {
+        let test = "a_register_the_store_cannot_write_gets_a_500";
+        let options = ServeOptions::new(&format!("registrar-disk-full-{stateless}"));
+        let Some(fs) = support::SmallFs::mount(&options.data_dir(), 512, test) else {
+            return;
+        };
+        let server = options
+            .config(format!("[registrar]\nstateless = {stateless}\n"))
+            .udp()
+            .start();
+        let port = server.port();
+        let s = udp_socket(Duration::from_secs(5));
+        let l = s.local_addr().unwrap();
+        let register = |cseq: u32| {
+            format!(
+                "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKfull{cseq};rport\r\n\
+Max-Forwards: 70\r\nTo: <sip:erin@127.0.0.1:{port}>\r\nFrom: <sip:erin@127.0.0.1:{port}>;tag=e1\r\n\
+Call-ID: full-erin\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:erin@127.0.0.1:4{cseq:04}>\r\nExpires: 600\r\n\
+Content-Length: 0\r\n\r\n"
+            )
+        };
+        let send = |cseq: u32| {
+            s.send_to(register(cseq).as_bytes(), ("127.0.0.1", port))
+                .unwrap();
+            support::recv(&s).expect("REGISTER answered")
+        };
+        assert_eq!(status(&send(1)), 200);
+        let filler = fs.fill();
+        // The log's last page may still hold a few records.
+        let (cseq, r) = (2..40)
+            .map(|cseq| (cseq, send(cseq)))
+            .find(|(_, r)| status(r) != 200)
+            .expect("a REGISTER fails once the disk is full");
+        assert_eq!(status(&r), 500, "stateless = {stateless}: {r}");
+        let text = r.to_string();
+        assert!(text.contains("Location store failure"), "{text}");
+        assert!(
+            text.contains(&format!("branch=z9hG4bKfull{cseq};")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("CSeq: {cseq} REGISTER")), "{text}");
+        assert!(text.contains("Call-ID: full-erin"), "{text}");
+        assert!(r.to_tag().is_some(), "{text}");
+        assert!(r.headers().get(StdHeader::Server).is_some(), "{text}");
+        assert!(r.headers().get(StdHeader::Contact).is_none(), "{text}");
+        std::fs::remove_file(filler).unwrap();
+        let r = send(cseq + 1);
+        assert_eq!(status(&r), 200, "stateless = {stateless}: {r}");
+        drop(server);
+    }
+}
+
 /// A REGISTER of alice@example.test from `local`, in Call-ID `call_id`
 /// (and a branch made of it and `cseq`), with `extra` header lines.
 fn alice_register(local: SocketAddr, call_id: &str, cseq: u32, extra: &str) -> String {

@@ -120,6 +120,71 @@ impl Drop for TempDir {
     }
 }
 
+/// A tmpfs of `kib` KiB mounted on a directory (as root, or through
+/// `sudo -n`), for a full disk; unmounted when dropped.
+pub(crate) struct SmallFs {
+    path: PathBuf,
+    sudo: bool,
+}
+
+impl SmallFs {
+    /// Mounts it on `path` (created); `None`, and says the test is
+    /// SKIPPED, where neither root nor `sudo -n` can mount.
+    pub(crate) fn mount(path: &Path, kib: u32, test: &str) -> Option<SmallFs> {
+        std::fs::create_dir_all(path).unwrap();
+        let opts = format!("size={kib}k,mode=0777");
+        for sudo in [false, true] {
+            let mut cmd = if sudo {
+                Command::new("sudo")
+            } else {
+                Command::new("mount")
+            };
+            if sudo {
+                cmd.args(["-n", "mount"]);
+            }
+            let mounted = cmd
+                .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+                .arg(path)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if mounted {
+                let path = path.to_owned();
+                return Some(SmallFs { path, sudo });
+            }
+        }
+        eprintln!("SKIPPED {test}: cannot mount a tmpfs here (needs root or sudo -n)");
+        None
+    }
+
+    /// Fills it: `filler` written until the file system has no room left.
+    pub(crate) fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.path.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        while let Ok(n) = f.write(&[0x55; 4096]) {
+            if n == 0 {
+                break;
+            }
+        }
+        path
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let mut cmd = if self.sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("umount")
+        };
+        if self.sudo {
+            cmd.args(["-n", "umount"]);
+        }
+        let _ = cmd.arg(&self.path).status();
+    }
+}
+
 /// Whether `program` can be run (with `arg`, its output discarded).
 fn runs(program: &str, arg: &str) -> bool {
     Command::new(program)
