@@ -361,19 +361,25 @@ fn a_register_the_store_cannot_write_gets_a_500() {
         let port = server.port();
         let s = udp_socket(Duration::from_secs(5));
         let l = s.local_addr().unwrap();
-        let register = |cseq: u32| {
+        // CSeq N binds port 4NNNN (a fetch: no Contact)
+        let register = |cseq: u32, fetch: bool| {
+            let contact = if fetch {
+                String::new()
+            } else {
+                format!("Contact: <sip:erin@127.0.0.1:4{cseq:04}>\r\n")
+            };
             format!(
                 "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKfull{cseq};rport\r\n\
 Max-Forwards: 70\r\nTo: <sip:erin@127.0.0.1:{port}>\r\nFrom: <sip:erin@127.0.0.1:{port}>;tag=e1\r\n\
-Call-ID: full-erin\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:erin@127.0.0.1:4{cseq:04}>\r\nExpires: 600\r\n\
-Content-Length: 0\r\n\r\n"
+Call-ID: full-erin\r\nCSeq: {cseq} REGISTER\r\n{contact}Expires: 600\r\nContent-Length: 0\r\n\r\n"
             )
         };
-        let send = |cseq: u32| {
-            s.send_to(register(cseq).as_bytes(), ("127.0.0.1", port))
+        let send_as = |cseq: u32, fetch: bool| {
+            s.send_to(register(cseq, fetch).as_bytes(), ("127.0.0.1", port))
                 .unwrap();
             support::recv(&s).expect("REGISTER answered")
         };
+        let send = |cseq: u32| send_as(cseq, false);
         assert_eq!(status(&send(1)), 200);
         let filler = fs.fill();
         // The log's last page may still hold a few records.
@@ -393,9 +399,18 @@ Content-Length: 0\r\n\r\n"
         assert!(r.to_tag().is_some(), "{text}");
         assert!(r.headers().get(StdHeader::Server).is_some(), "{text}");
         assert!(r.headers().get(StdHeader::Contact).is_none(), "{text}");
+        // The failed REGISTER's binding is not there (RFC 3261 §10.3 step
+        // 7), the earlier ones are.
+        let fetched = send_as(cseq + 1, true).to_string();
+        assert!(fetched.contains("127.0.0.1:40001>"), "{fetched}");
+        let failed = format!("127.0.0.1:4{cseq:04}>");
+        assert!(!fetched.contains(&failed), "{failed} in {fetched}");
         std::fs::remove_file(filler).unwrap();
-        let r = send(cseq + 1);
+        let r = send(cseq + 2);
         assert_eq!(status(&r), 200, "stateless = {stateless}: {r}");
+        assert!(r
+            .to_string()
+            .contains(&format!("127.0.0.1:4{:04}>", cseq + 2)));
         drop(server);
     }
 }

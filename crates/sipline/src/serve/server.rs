@@ -14,8 +14,8 @@ use sipline_proxy::{
     Action, BranchId, ContextId, Inbound, Locator, Proxy, ProxyConfig, ServerTxId, Target,
 };
 use sipline_registrar::{
-    Binding, DurableStore, LocationStore, LogStore, RedbStore, RegisterContext, RegisterOutcome,
-    Registrar, RegistrarConfig, Source, StoreError,
+    Binding, DurableStore, LocationStore, LogStore, RedbStore, RegisterContext, Registrar,
+    RegistrarConfig, Source, StoreError,
 };
 use sipline_transaction::{Config as TimerConfig, Event, Received, TransactionId, Transactions};
 use sipline_transport::{
@@ -69,13 +69,31 @@ impl Answer {
     }
 }
 
+/// A REGISTER's 200 while its bindings are being stored. Without a
+/// transaction it is serialized at once, while the request and the
+/// response are still in the CPU's caches, and only its bytes wait for the
+/// commit (with the group-commit window, a few hundred at a time at 20,000
+/// REGISTER/s). Keeping the whole outcome (the response as a `Message`, a
+/// heap object per header, and the request's buffer that their values
+/// share, and the bindings) until then, and putting it in the cache then,
+/// cost ~5% of the REGISTER rate under a CPU quota (bench/RESULTS.md,
+/// session 11).
+enum Pending {
+    /// Through the request's server transaction.
+    Tx(TransactionId, Box<Message>),
+    /// Straight to the transport: the response as it goes out.
+    Direct {
+        dest: Box<Destination>,
+        bytes: Bytes,
+    },
+}
+
 /// Work finished in the background, reported back to the driver.
 enum Done {
     /// A REGISTER's changes are durably stored (or failed).
     Registered {
-        answer: Answer,
+        pending: Pending,
         aor: String,
-        outcome: Box<RegisterOutcome>,
         result: Result<(), StoreError>,
     },
     /// A send that had to open a connection failed.
@@ -233,6 +251,11 @@ impl BindingCache {
                 bucket.insert(aor, bindings);
             }
         }
+    }
+
+    /// Forgets the AOR: the store is read again when it is next needed.
+    fn remove(&self, aor: &str) {
+        self.write(aor).remove(aor);
     }
 
     /// Drops expired bindings, and AORs left with none.
@@ -969,18 +992,19 @@ impl Server {
     fn on_done(&mut self, d: Done) {
         match d {
             Done::Registered {
-                answer,
+                pending,
                 aor,
-                outcome,
                 result,
-            } => match result {
-                Ok(()) => self.registered(answer, aor, outcome),
-                Err(e) => {
-                    warn!("storing the bindings of {aor}: {e}");
-                    self.answer(answer, store_failure(outcome.response));
-                    self.release(&aor);
+            } => {
+                match result {
+                    Ok(()) => self.send_pending(pending),
+                    Err(e) => {
+                        warn!("storing the bindings of {aor}: {e}");
+                        self.store_failed(&aor, pending);
+                    }
                 }
-            },
+                self.release(&aor);
+            }
             Done::SendFailed { tx } => self.table.handle_transport_error(Instant::now(), tx),
             Done::Resolved {
                 context,
@@ -1525,11 +1549,14 @@ impl Server {
             self.answer(answer, response);
             return self.release(&aor);
         }
+        let pending = self.pending(answer, outcome.response);
         let Some(store) = &self.store else {
             // In memory only: the cache is the store, and the registrar's
             // list (the AOR's bindings with the changes applied) its new
             // entry.
-            return self.registered(answer, aor, Box::new(outcome));
+            self.bindings.insert(aor.clone(), outcome.bindings);
+            self.send_pending(pending);
+            return self.release(&aor);
         };
         // The 200 goes out only once the bindings are on disk; commits of
         // concurrent REGISTERs are grouped by the store's writer, which
@@ -1538,29 +1565,67 @@ impl Server {
         // (REGISTERs of an AOR come to one thread, one at a time): the
         // registrar's list is the AOR's whole new value, encoded here, and
         // the store's one writer thread only puts it in the tree.
+        //
+        // The cache takes the new list at once, and the AOR stays busy
+        // (its next REGISTER waits) until the commit: what waits for it is
+        // only the 200's bytes, so that little of a REGISTER is still in
+        // memory when the commit comes back (bench/RESULTS.md). A call may
+        // be routed to the new bindings a few milliseconds before they are
+        // on disk (RFC 3261 §10.3 step 7 has them "committed (that is,
+        // made visible to the proxy or redirect server)"); should the
+        // commit fail, the cache goes back to what the store holds.
         let value = sipline_registrar::EncodedBindings::new(&outcome.bindings);
+        self.bindings.insert(aor.clone(), outcome.bindings);
         let done = self.done_tx.clone();
-        let outcome = Box::new(outcome);
-        let key = aor.clone();
-        store.submit_replace_then(&key, value, move |result| {
+        store.submit_replace_then(&aor.clone(), value, move |result| {
             let _ = done.send(Done::Registered {
-                answer,
+                pending,
                 aor,
-                outcome,
                 result,
             });
         });
     }
 
-    /// A REGISTER's bindings (the registrar's list) are stored: the 200,
-    /// the cache, and the next REGISTER of the AOR.
-    fn registered(&mut self, answer: Answer, aor: String, mut outcome: Box<RegisterOutcome>) {
-        // the unexpired ones, as the 200 lists them
-        let bindings = std::mem::take(&mut outcome.bindings);
-        self.bindings.insert(aor.clone(), bindings);
-        let response = outcome.response;
-        self.answer(answer, response);
-        self.release(&aor);
+    /// A REGISTER's 200, made ready to go once its bindings are stored.
+    fn pending(&self, answer: Answer, mut response: Message) -> Pending {
+        match answer {
+            Answer::Tx(tx) => Pending::Tx(tx, Box::new(response)),
+            Answer::Direct { dest, .. } => {
+                self.add_server_header(&mut response);
+                let bytes = response.to_bytes();
+                Pending::Direct { dest, bytes }
+            }
+        }
+    }
+
+    /// A REGISTER's bindings are stored: its 200.
+    fn send_pending(&mut self, pending: Pending) {
+        match pending {
+            Pending::Tx(tx, response) => self.respond(tx, *response),
+            Pending::Direct { dest, bytes } => self.stateless.push((*dest, bytes)),
+        }
+    }
+
+    /// A REGISTER's bindings could not be stored: the AOR's cached
+    /// bindings go back to the store's (which the AOR's busy state kept
+    /// from changing meanwhile), and a 500 instead of its 200.
+    fn store_failed(&mut self, aor: &str, pending: Pending) {
+        match self.store.as_ref().map(|s| s.get(aor)) {
+            Some(Ok(stored)) => self.bindings.insert(aor.to_string(), stored),
+            _ => self.bindings.remove(aor),
+        }
+        match pending {
+            Pending::Tx(tx, response) => self.respond(tx, store_failure(*response)),
+            Pending::Direct { dest, bytes } => {
+                // The 200's own bytes, which this server wrote, parse.
+                let Ok(ok) = Message::parse(bytes) else {
+                    return;
+                };
+                let mut response = store_failure(ok);
+                self.add_server_header(&mut response);
+                self.stateless.push((*dest, response.to_bytes()));
+            }
+        }
     }
 
     /// The AOR's REGISTER is done: start the next one waiting for it.
