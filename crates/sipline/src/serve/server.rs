@@ -243,12 +243,14 @@ impl BindingCache {
         f(bucket.get(aor).map_or(&[][..], Vec::as_slice))
     }
 
-    fn insert(&self, aor: String, bindings: Vec<Binding>) {
-        let mut bucket = self.write(&aor);
-        match bucket.get_mut(&aor) {
+    /// The AOR's bindings are now `bindings` (its name is copied only
+    /// when it is new to the cache).
+    fn insert(&self, aor: &str, bindings: Vec<Binding>) {
+        let mut bucket = self.write(aor);
+        match bucket.get_mut(aor) {
             Some(cached) => *cached = bindings,
             None => {
-                bucket.insert(aor, bindings);
+                bucket.insert(aor.to_owned(), bindings);
             }
         }
     }
@@ -1515,7 +1517,7 @@ impl Server {
     fn process_register(&mut self, answer: Answer, request: Message, source: Source, aor: String) {
         if let (false, Some(store)) = (self.bindings.contains(&aor), &self.store) {
             match store.get(&aor) {
-                Ok(b) => self.bindings.insert(aor.clone(), b),
+                Ok(b) => self.bindings.insert(&aor, b),
                 Err(e) => {
                     warn!("reading the bindings of {aor}: {e}");
                     self.reply_to(answer, &request, 500, Some("Location store failure"));
@@ -1554,7 +1556,7 @@ impl Server {
             // In memory only: the cache is the store, and the registrar's
             // list (the AOR's bindings with the changes applied) its new
             // entry.
-            self.bindings.insert(aor.clone(), outcome.bindings);
+            self.bindings.insert(&aor, outcome.bindings);
             self.send_pending(pending);
             return self.release(&aor);
         };
@@ -1575,7 +1577,7 @@ impl Server {
         // made visible to the proxy or redirect server)"); should the
         // commit fail, the cache goes back to what the store holds.
         let value = sipline_registrar::EncodedBindings::new(&outcome.bindings);
-        self.bindings.insert(aor.clone(), outcome.bindings);
+        self.bindings.insert(&aor, outcome.bindings);
         let done = self.done_tx.clone();
         store.submit_replace_then(&aor.clone(), value, move |result| {
             let _ = done.send(Done::Registered {
@@ -1611,7 +1613,7 @@ impl Server {
     /// from changing meanwhile), and a 500 instead of its 200.
     fn store_failed(&mut self, aor: &str, pending: Pending) {
         match self.store.as_ref().map(|s| s.get(aor)) {
-            Some(Ok(stored)) => self.bindings.insert(aor.to_string(), stored),
+            Some(Ok(stored)) => self.bindings.insert(aor, stored),
             _ => self.bindings.remove(aor),
         }
         match pending {
@@ -1630,17 +1632,14 @@ impl Server {
 
     /// The AOR's REGISTER is done: start the next one waiting for it.
     fn release(&mut self, aor: &str) {
-        let Some(busy) = self.busy.get_mut(aor) else {
+        // One lookup: an AOR seldom has a REGISTER waiting.
+        let Some((name, mut busy)) = self.busy.remove_entry(aor) else {
             return;
         };
-        match busy.queue.pop_front() {
-            Some(q) => {
-                busy.key = q.answer.key();
-                self.process_register(q.answer, q.request, q.source, aor.to_string())
-            }
-            None => {
-                self.busy.remove(aor);
-            }
+        if let Some(q) = busy.queue.pop_front() {
+            busy.key = q.answer.key();
+            self.busy.insert(name, busy);
+            self.process_register(q.answer, q.request, q.source, aor.to_string())
         }
     }
 
