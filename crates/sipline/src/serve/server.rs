@@ -1610,7 +1610,9 @@ impl Server {
 
     /// A REGISTER's bindings could not be stored: the AOR's cached
     /// bindings go back to the store's (which the AOR's busy state kept
-    /// from changing meanwhile), and a 500 instead of its 200.
+    /// from changing meanwhile), and a 500 instead of its 200 (RFC 3261
+    /// §10.3 step 7: "If any one of them fails, the request MUST fail
+    /// with a 500").
     fn store_failed(&mut self, aor: &str, pending: Pending) {
         match self.store.as_ref().map(|s| s.get(aor)) {
             Some(Ok(stored)) => self.bindings.insert(aor, stored),
@@ -1620,8 +1622,9 @@ impl Server {
             Pending::Tx(tx, response) => self.respond(tx, store_failure(*response)),
             Pending::Direct { dest, bytes } => {
                 // The 200's own bytes, which this server wrote, parse.
-                let Ok(ok) = Message::parse(bytes) else {
-                    return;
+                let ok = match Message::parse(bytes) {
+                    Ok(ok) => ok,
+                    Err(e) => return warn!("the 200 to {aor} did not parse again: {e}"),
                 };
                 let mut response = store_failure(ok);
                 self.add_server_header(&mut response);
@@ -1666,14 +1669,9 @@ impl Server {
     }
 
     /// Sends a response to a REGISTER for the registrar.
-    fn answer(&mut self, answer: Answer, mut response: Message) {
-        match answer {
-            Answer::Tx(tx) => self.respond(tx, response),
-            Answer::Direct { dest, .. } => {
-                self.add_server_header(&mut response);
-                self.stateless.push((*dest, response.to_bytes()));
-            }
-        }
+    fn answer(&mut self, answer: Answer, response: Message) {
+        let pending = self.pending(answer, response);
+        self.send_pending(pending);
     }
 
     /// A response made here to a request at hand: `reply`, for a REGISTER
